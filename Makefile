@@ -1,0 +1,71 @@
+# Relay: `make run` serves the dashboard with a worker; `make test` runs every check.
+# Both install what they need first (Debian packages, the Python venv, npm packages).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# make test runs the suite on PostgreSQL and then on SQLite.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relay
+export HOST PORT
+
+APT_PACKAGES := ffmpeg espeak-ng sox libsndfile1 chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install system-deps static migrate lint format test-postgres test-sqlite bench demo clean
+
+run: install static migrate
+	$(PY) scripts/serve.py
+
+install: system-deps $(VENV)/.installed
+
+system-deps:
+	@missing=""; \
+	for cmd in ffmpeg ffprobe espeak-ng sox chromium; do command -v $$cmd >/dev/null || missing=yes; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+static: node_modules/.package-lock.json
+	npm run --silent build
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input -v0
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: install static lint test-postgres test-sqlite
+
+test-postgres:
+	@$(PY) scripts/check_postgres.py "$(TEST_DATABASE_URL)"
+	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest $(PYTEST_ARGS)
+
+test-sqlite:
+	RELAY_DATA_DIR=$(CURDIR)/var/test-sqlite $(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install migrate
+	$(PY) manage.py relay_demo
+
+bench: install
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf var static/vendor node_modules

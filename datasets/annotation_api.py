@@ -1,0 +1,224 @@
+"""REST API v1: annotation sets and annotations (contract sections Annotation sets, Annotations)."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from datasets import annotations as service
+from datasets.api import get_dataset, validated
+from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset
+from datasets.serializers import (
+    AnnotationInputSerializer,
+    AnnotationPatchSerializer,
+    AnnotationSerializer,
+    AnnotationSetCreateSerializer,
+    AnnotationSetSerializer,
+    BulkAnnotationSerializer,
+)
+from relayweb.auth import caller_of
+from relayweb.errors import Unprocessable
+from relayweb.models import Role
+
+
+class DatasetContext:
+    """What annotation validation needs of a dataset, fetched once per request."""
+
+    def __init__(self, dataset: Dataset, audio_ids=()):
+        self.dataset = dataset
+        self.types = {t.name: t for t in dataset.artifact_types.all()}
+        ids = {str(i) for i in audio_ids}
+        self._audio = {str(a.id): a for a in dataset.audio_files.filter(pk__in=ids)} if ids else {}
+
+    def audio(self, audio_id) -> AudioFile | None:
+        return self._audio.get(str(audio_id))
+
+
+def get_set(dataset: Dataset, set_id) -> AnnotationSet:
+    found = dataset.annotation_sets.filter(pk=set_id).first()
+    if found is None:
+        raise Http404("Annotation set not found")
+    return found
+
+
+def set_data(annotation_set: AnnotationSet, with_annotations: bool = False) -> dict:
+    for key, value in service.set_stats(annotation_set).items():
+        setattr(annotation_set, key, value)
+    data = AnnotationSetSerializer(annotation_set).data
+    if with_annotations:
+        rows = annotation_set.annotations.select_related("artifact_type")
+        data["annotations"] = AnnotationSerializer(rows, many=True).data
+    return data
+
+
+def raw_audio_ids(items) -> list:
+    if not isinstance(items, list):
+        return []
+    return [item.get("audio_file_id") for item in items if isinstance(item, dict)]
+
+
+def valid_uuid_strings(values) -> list[str]:
+    import uuid
+
+    out = []
+    for value in values:
+        try:
+            out.append(str(uuid.UUID(str(value))))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return out
+
+
+class AnnotationSetListView(GenericAPIView):
+    serializer_class = AnnotationSetSerializer
+
+    def get(self, request, dataset_id):
+        dataset = get_dataset(request, dataset_id)
+        page = self.paginate_queryset(dataset.annotation_sets.order_by("-version"))
+        return self.get_paginated_response([set_data(s) for s in page])
+
+    @extend_schema(request=AnnotationSetCreateSerializer, responses={201: AnnotationSetSerializer})
+    def post(self, request, dataset_id):
+        dataset = get_dataset(request, dataset_id)
+        body = request.data if isinstance(request.data, dict) else {}
+        data = validated(AnnotationSetCreateSerializer, body)
+        source = None
+        if data.get("copy_from"):
+            source = dataset.annotation_sets.filter(pk=data["copy_from"]).first()
+            if source is None:
+                raise Unprocessable(
+                    ["body", "copy_from"], "annotation set not found in this dataset", "value_error.not_found"
+                )
+        created = service.create_set(dataset, source, caller_of(request).user)
+        return Response(set_data(created), status=status.HTTP_201_CREATED)
+
+
+class AnnotationSetDetailView(GenericAPIView):
+    serializer_class = AnnotationSetSerializer
+    required_roles = {"delete": Role.ADMIN}
+
+    def get(self, request, dataset_id, set_id):
+        return Response(set_data(get_set(get_dataset(request, dataset_id), set_id), with_annotations=True))
+
+    def delete(self, request, dataset_id, set_id):
+        service.delete_set(get_set(get_dataset(request, dataset_id), set_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PublishView(GenericAPIView):
+    serializer_class = AnnotationSetSerializer
+    required_roles = {"post": Role.ADMIN}
+
+    @extend_schema(request=None)
+    def post(self, request, dataset_id, set_id):
+        published = service.publish(get_set(get_dataset(request, dataset_id), set_id))
+        return Response(set_data(published))
+
+
+def annotation_rows(annotation_set: AnnotationSet):
+    return annotation_set.annotations.select_related("artifact_type")
+
+
+class AnnotationListView(GenericAPIView):
+    serializer_class = AnnotationSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("audio_file_id", str)])
+    def get(self, request, dataset_id, set_id):
+        annotation_set = get_set(get_dataset(request, dataset_id), set_id)
+        rows = annotation_rows(annotation_set)
+        audio_id = request.query_params.get("audio_file_id")
+        if audio_id:
+            if not valid_uuid_strings([audio_id]):
+                raise Unprocessable(["query", "audio_file_id"], "value is not a valid uuid", "type_error.uuid")
+            rows = rows.filter(audio_file_id=audio_id)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=AnnotationInputSerializer, responses={201: AnnotationSerializer})
+    def post(self, request, dataset_id, set_id):
+        dataset = get_dataset(request, dataset_id)
+        annotation_set = get_set(dataset, set_id)
+        service.ensure_draft(annotation_set)
+        body = request.data if isinstance(request.data, dict) else {}
+        ctx = DatasetContext(dataset, valid_uuid_strings(raw_audio_ids([body])))
+        item = validated(AnnotationInputSerializer, body, dataset_context=ctx)
+        (created,) = service.create_annotations(annotation_set, [item], caller_of(request).user)
+        return Response(AnnotationSerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+class BulkAnnotationView(GenericAPIView):
+    serializer_class = BulkAnnotationSerializer
+
+    def post(self, request, dataset_id, set_id):
+        """All or nothing: one invalid item rejects the batch, its index named in `loc`."""
+        dataset = get_dataset(request, dataset_id)
+        annotation_set = get_set(dataset, set_id)
+        service.ensure_draft(annotation_set)
+        body = request.data if isinstance(request.data, dict) else {}
+        ctx = DatasetContext(dataset, valid_uuid_strings(raw_audio_ids(body.get("annotations"))))
+        data = validated(BulkAnnotationSerializer, body, dataset_context=ctx)
+        created = service.create_annotations(annotation_set, data["annotations"], caller_of(request).user)
+        return Response(
+            {"created": len(created), "annotations": AnnotationSerializer(created, many=True).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def expected_version(request, body_version: int | None) -> int | None:
+    """The version the client edited, from If-Match (an ETag) or the body's `version`."""
+    header = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
+    if header and header != "*":
+        if not header.isdigit():
+            raise Unprocessable(["header", "If-Match"], "If-Match must be the annotation's ETag")
+        return int(header)
+    return body_version
+
+
+class AnnotationDetailView(GenericAPIView):
+    serializer_class = AnnotationSerializer
+
+    def get_annotation(self, request, dataset_id, set_id, annotation_id):
+        dataset = get_dataset(request, dataset_id)
+        annotation_set = get_set(dataset, set_id)
+        found = (
+            annotation_set.annotations.select_related("artifact_type", "audio_file", "annotation_set")
+            .filter(pk=annotation_id)
+            .first()
+        )
+        if found is None:
+            raise Http404("Annotation not found")
+        return dataset, found
+
+    def respond(self, annotation: Annotation, code=status.HTTP_200_OK) -> Response:
+        response = Response(AnnotationSerializer(annotation).data, status=code)
+        response["ETag"] = f'"{annotation.version}"'
+        return response
+
+    def get(self, request, dataset_id, set_id, annotation_id):
+        return self.respond(self.get_annotation(request, dataset_id, set_id, annotation_id)[1])
+
+    @extend_schema(
+        request=AnnotationPatchSerializer,
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+    )
+    def patch(self, request, dataset_id, set_id, annotation_id):
+        """Edit; send the version you edited (If-Match or `version`) and a stale one is a 409."""
+        dataset, annotation = self.get_annotation(request, dataset_id, set_id, annotation_id)
+        service.ensure_draft(annotation.annotation_set)
+        body = request.data if isinstance(request.data, dict) else {}
+        data = validated(
+            AnnotationPatchSerializer, body, annotation=annotation, dataset_context=DatasetContext(dataset)
+        )
+        version = expected_version(request, data["version"])
+        updated = service.update_annotation(annotation, data["changes"], version)
+        updated = Annotation.objects.select_related("artifact_type").get(pk=updated.pk)
+        return self.respond(updated)
+
+    def delete(self, request, dataset_id, set_id, annotation_id):
+        _, annotation = self.get_annotation(request, dataset_id, set_id, annotation_id)
+        service.delete_annotation(annotation, expected_version(request, None))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+

@@ -1,0 +1,294 @@
+"""REST API v1: datasets and audio files (contract sections Datasets and Audio files)."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from datasets import services, storage
+from datasets.models import AudioFile, Dataset, ProcessingStatus
+from datasets.serializers import (
+    AudioFileSerializer,
+    ConfirmRequestSerializer,
+    DatasetListSerializer,
+    DatasetSerializer,
+    DatasetWriteSerializer,
+    UploadUrlRequestSerializer,
+)
+from datasets.uploads import too_large
+from relayml.features import PEAK_SAMPLES, SAMPLE_RATE, downsample_peaks
+from relayml.ingest import load_peaks
+from relayweb.auth import Public, caller_of
+from relayweb.errors import Conflict, Unprocessable
+from relayweb.models import Role
+from relayweb.pagination import query_int
+from relayweb.ranges import ranged_file_response
+
+UPLOAD_SALT = "relay.audio.upload"
+
+
+def team_datasets(request):
+    return Dataset.objects.filter(team=caller_of(request).team).prefetch_related("artifact_types")
+
+
+def get_dataset(request, dataset_id) -> Dataset:
+    dataset = team_datasets(request).filter(pk=dataset_id).first()
+    if dataset is None:
+        raise Http404("Dataset not found")
+    return dataset
+
+
+def get_audio(dataset: Dataset, audio_id) -> AudioFile:
+    audio = dataset.audio_files.filter(pk=audio_id).first()
+    if audio is None:
+        raise Http404("Audio file not found")
+    return audio
+
+
+def validated(serializer_class, data, **context):
+    serializer = serializer_class(data=data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class DatasetListView(GenericAPIView):
+    serializer_class = DatasetListSerializer
+    required_roles = {"post": Role.ADMIN}
+
+    def get_queryset(self):
+        return services.with_stats(team_datasets(self.request)).order_by("-created_at")
+
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=DatasetWriteSerializer, responses={201: DatasetSerializer})
+    def post(self, request):
+        data = validated(DatasetWriteSerializer, request.data)
+        dataset = services.create_dataset(caller_of(request).team, **data)
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailView(GenericAPIView):
+    serializer_class = DatasetSerializer
+    required_roles = {"patch": Role.ADMIN, "delete": Role.ADMIN}
+
+    def get(self, request, dataset_id):
+        dataset = get_dataset(request, dataset_id)
+        return Response({**DatasetSerializer(dataset).data, **services.dataset_stats(dataset)})
+
+    @extend_schema(request=DatasetWriteSerializer(partial=True))
+    def patch(self, request, dataset_id):
+        dataset = get_dataset(request, dataset_id)
+        serializer = DatasetWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.update_dataset(dataset, serializer.validated_data)
+        dataset = get_dataset(request, dataset_id)
+        return Response(DatasetSerializer(dataset).data)
+
+    def delete(self, request, dataset_id):
+        services.delete_dataset(get_dataset(request, dataset_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AudioListView(GenericAPIView):
+    serializer_class = AudioFileSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", enum=ProcessingStatus.values),
+            OpenApiParameter("search", str),
+        ]
+    )
+    def get(self, request, dataset_id):
+        dataset = get_dataset(request, dataset_id)
+        audio = dataset.audio_files.all()
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in ProcessingStatus.values:
+                raise Unprocessable(
+                    ["query", "status"],
+                    f"status must be one of {', '.join(ProcessingStatus.values)}",
+                    "type_error.enum",
+                )
+            audio = audio.filter(processing_status=wanted)
+        audio = services.search_audio(audio, request.query_params.get("search", "").strip())
+        page = self.paginate_queryset(audio)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+        responses={201: AudioFileSerializer(many=True)},
+    )
+    def post(self, request, dataset_id):
+        """Upload one or more files (`file`, repeatable) and queue them, in one call."""
+        dataset = get_dataset(request, dataset_id)
+        files = request.FILES.getlist("file")
+        if not files:
+            raise Unprocessable(["body", "file"], "field required: send audio as multipart 'file'", "value_error.missing")
+        user = caller_of(request).user
+        created = [services.upload_and_queue(dataset, f, user) for f in files]
+        data = AudioFileSerializer(created, many=True).data
+        return Response({"created": len(created), "items": data}, status=status.HTTP_201_CREATED)
+
+
+def signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=UPLOAD_SALT)
+
+
+def upload_url_for(request, audio: AudioFile) -> str:
+    # sign() gives "<id>:<timestamp>:<mac>"; the URL carries the id in its path, the rest here.
+    signature = signer().sign(str(audio.id)).split(":", 1)[1]
+    path = f"/api/v1/uploads/{audio.id}?signature={signature}"
+    base = settings.RELAY_PUBLIC_URL
+    return base + path if base else request.build_absolute_uri(path)
+
+
+class UploadUrlView(GenericAPIView):
+    serializer_class = UploadUrlRequestSerializer
+
+    def post(self, request, dataset_id):
+        dataset = get_dataset(request, dataset_id)
+        data = validated(UploadUrlRequestSerializer, request.data)
+        if data["file_size"] > settings.RELAY_MAX_UPLOAD_BYTES:
+            raise too_large(settings.RELAY_MAX_UPLOAD_BYTES)
+        audio = services.create_audio(
+            dataset, data["filename"], data["content_type"], data["file_size"], caller_of(request).user
+        )
+        key = storage.original_relpath(audio)
+        return Response(
+            {
+                "upload_url": upload_url_for(request, audio),
+                "fields": {"key": key},
+                "key": key,
+                "expires_in": settings.RELAY_UPLOAD_URL_EXPIRES,
+                "audio_id": str(audio.id),
+            }
+        )
+
+
+class SignedUploadView(GenericAPIView):
+    """The local stand-in for an S3 presigned POST: the signed URL is the credential, 204 on success.
+
+    The signature is checked before a byte of the body is read, and the body may not exceed the
+    file_size declared when the URL was issued.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [Public]
+    throttle_classes: list = []
+
+    @extend_schema(exclude=True)
+    def post(self, request, audio_id):
+        audio = self.signed_audio(audio_id, request.query_params.get("signature", ""))
+        if audio.uploaded_at is not None:
+            raise Conflict("This upload URL has already been used")
+        request._request.relay_upload_limit = min(audio.declared_size, settings.RELAY_MAX_UPLOAD_BYTES)
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            raise Unprocessable(["body", "file"], "field required", "value_error.missing")
+        if uploaded.size != audio.declared_size:
+            raise Unprocessable(
+                ["body", "file"],
+                f"file is {uploaded.size} bytes but upload-url declared file_size={audio.declared_size}",
+            )
+        with transaction.atomic():
+            locked = AudioFile.objects.select_for_update().get(pk=audio.pk)
+            if locked.uploaded_at is not None:
+                raise Conflict("This upload URL has already been used")
+            services.store_upload(locked, uploaded)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @staticmethod
+    def signed_audio(audio_id, signature: str) -> AudioFile:
+        try:
+            signed_id = signer().unsign(f"{audio_id}:{signature}", max_age=settings.RELAY_UPLOAD_URL_EXPIRES)
+        except signing.SignatureExpired:
+            raise PermissionDenied("Upload URL has expired; ask for a new one") from None
+        except signing.BadSignature:
+            raise PermissionDenied("Upload URL signature is missing or invalid") from None
+        audio = AudioFile.objects.filter(pk=signed_id).first()
+        if audio is None:
+            raise Http404("Audio file not found")
+        return audio
+
+
+class ConfirmView(GenericAPIView):
+    serializer_class = ConfirmRequestSerializer
+
+    def post(self, request, dataset_id):
+        dataset = get_dataset(request, dataset_id)
+        data = validated(ConfirmRequestSerializer, request.data)
+        with transaction.atomic():
+            audio = dataset.audio_files.select_for_update().filter(pk=data["audio_id"]).first()
+            if audio is None:
+                raise Http404("Audio file not found")
+            if audio.uploaded_at is None:
+                raise Conflict("No file has been uploaded for this audio_id yet: POST it to upload_url first")
+            if audio.queued_at is not None:
+                message = "Already confirmed; processing was queued earlier"
+            else:
+                audio.queued_at = audio.uploaded_at
+                audio.save(update_fields=["queued_at"])
+                services.queue_ingest(audio)
+                message = "Upload confirmed; processing has been queued"
+        return Response({"audio_id": str(audio.id), "status": audio.processing_status, "message": message})
+
+
+class AudioDetailView(GenericAPIView):
+    serializer_class = AudioFileSerializer
+    required_roles = {"delete": Role.ADMIN}
+
+    def get(self, request, dataset_id, audio_id):
+        return Response(self.get_serializer(get_audio(get_dataset(request, dataset_id), audio_id)).data)
+
+    def delete(self, request, dataset_id, audio_id):
+        services.delete_audio(get_audio(get_dataset(request, dataset_id), audio_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AudioContentView(GenericAPIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes, (206, "application/octet-stream"): bytes})
+    def get(self, request, dataset_id, audio_id):
+        audio = get_audio(get_dataset(request, dataset_id), audio_id)
+        if not audio.original_path:
+            raise Http404("Audio file has no content yet: it was never uploaded")
+        path = storage.absolute(audio.original_path)
+        if not path.exists():
+            raise Http404("Audio file content is missing from storage")
+        content_type = audio.content_type or "application/octet-stream"
+        return ranged_file_response(request, path, content_type, audio.original_filename)
+
+
+class AudioPeaksView(GenericAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("samples_per_pixel", int, description=f"multiple of {PEAK_SAMPLES}")]
+    )
+    def get(self, request, dataset_id, audio_id):
+        """Waveform peaks in the audiowaveform JSON format (8-bit min/max pairs, 16 kHz)."""
+        audio = get_audio(get_dataset(request, dataset_id), audio_id)
+        if audio.processing_status not in (ProcessingStatus.EMBEDDING, ProcessingStatus.READY):
+            raise Conflict(f"Peaks are not available: the file is {audio.processing_status}")
+        spp = query_int(request, "samples_per_pixel", PEAK_SAMPLES, PEAK_SAMPLES, PEAK_SAMPLES * 10_000)
+        factor = max(1, spp // PEAK_SAMPLES)
+        pairs = downsample_peaks(load_peaks(storage.audio_dir(audio)), factor)
+        return Response(
+            {
+                "version": 2,
+                "channels": 1,
+                "sample_rate": SAMPLE_RATE,
+                "samples_per_pixel": PEAK_SAMPLES * factor,
+                "bits": 8,
+                "length": len(pairs),
+                "duration_ms": audio.duration_ms,
+                "data": np.asarray(pairs, dtype=np.int8).reshape(-1).tolist(),
+            }
+        )

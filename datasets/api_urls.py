@@ -1,0 +1,37 @@
+"""API routes for datasets, audio and annotations. Paths carry no trailing slash (Relay's style);
+one is tolerated."""
+
+from django.urls import re_path
+
+from datasets import annotation_api, api
+
+UUID = r"[0-9a-fA-F-]{36}"
+D = rf"datasets/(?P<dataset_id>{UUID})"
+S = rf"{D}/annotation-sets/(?P<set_id>{UUID})"
+
+
+def route(pattern: str, view, name: str):
+    return re_path(rf"^{pattern}/?$", view.as_view(), name=name)
+
+
+urlpatterns = [
+    route("datasets", api.DatasetListView, "dataset-list"),
+    route(D, api.DatasetDetailView, "dataset-detail"),
+    route(rf"{D}/audio", api.AudioListView, "audio-list"),
+    route(rf"{D}/audio/upload-url", api.UploadUrlView, "audio-upload-url"),
+    route(rf"{D}/audio/confirm", api.ConfirmView, "audio-confirm"),
+    route(rf"{D}/audio/(?P<audio_id>{UUID})", api.AudioDetailView, "audio-detail"),
+    route(rf"{D}/audio/(?P<audio_id>{UUID})/content", api.AudioContentView, "audio-content"),
+    route(rf"{D}/audio/(?P<audio_id>{UUID})/peaks", api.AudioPeaksView, "audio-peaks"),
+    route(rf"uploads/(?P<audio_id>{UUID})", api.SignedUploadView, "signed-upload"),
+    route(rf"{D}/annotation-sets", annotation_api.AnnotationSetListView, "set-list"),
+    route(S, annotation_api.AnnotationSetDetailView, "set-detail"),
+    route(rf"{S}/publish", annotation_api.PublishView, "set-publish"),
+    route(rf"{S}/annotations", annotation_api.AnnotationListView, "annotation-list"),
+    route(rf"{S}/annotations/bulk", annotation_api.BulkAnnotationView, "annotation-bulk"),
+    route(
+        rf"{S}/annotations/(?P<annotation_id>{UUID})",
+        annotation_api.AnnotationDetailView,
+        "annotation-detail",
+    ),
+]

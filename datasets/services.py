@@ -1,0 +1,233 @@
+"""Everything that changes datasets and audio files goes through here (API, pages, admin, tasks)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.core.files.move import file_move_safe
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from datasets import storage
+from datasets.models import (
+    Annotation,
+    AnnotationSet,
+    ArtifactType,
+    AudioFile,
+    Dataset,
+    ProcessingStatus,
+    SetStatus,
+)
+from relayweb.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+# Distinct, readable on a white waveform; cycled when a dataset has more types.
+PALETTE = (
+    "#E6194B", "#3CB44B", "#4363D8", "#F58231", "#911EB4", "#42D4F4",
+    "#F032E6", "#9A6324", "#469990", "#808000", "#000075", "#BFEF45",
+)  # fmt: skip
+
+
+def with_stats(datasets):
+    # Subqueries, not joins: joining audio and sets together would multiply the sums.
+    audio = (
+        AudioFile.objects.filter(dataset=OuterRef("pk"))
+        .order_by()
+        .values("dataset")
+        .annotate(n=Count("id"), ms=Sum("duration_ms"))
+    )
+    sets = (
+        AnnotationSet.objects.filter(dataset=OuterRef("pk"))
+        .order_by()
+        .values("dataset")
+        .annotate(n=Count("id"))
+    )
+    return datasets.annotate(
+        audio_count=Coalesce(Subquery(audio.values("n")), 0),
+        total_duration_ms=Coalesce(Subquery(audio.values("ms")), 0),
+        annotation_set_count=Coalesce(Subquery(sets.values("n")), 0),
+    )
+
+
+def dataset_stats(dataset: Dataset) -> dict:
+    audio = dataset.audio_files.aggregate(count=Count("id"), duration=Sum("duration_ms"))
+    return {
+        "audio_count": audio["count"],
+        "annotation_set_count": dataset.annotation_sets.count(),
+        "total_duration_ms": audio["duration"] or 0,
+    }
+
+
+def default_color(taken: set[str], index: int) -> str:
+    free = [c for c in PALETTE if c not in taken]
+    return free[0] if free else PALETTE[index % len(PALETTE)]
+
+
+@transaction.atomic
+def create_dataset(team, name: str, description: str, artifact_types: list[dict]) -> Dataset:
+    dataset = Dataset.objects.create(team=team, name=name, description=description)
+    set_artifact_types(dataset, artifact_types)
+    return dataset
+
+
+@transaction.atomic
+def update_dataset(dataset: Dataset, changes: dict) -> Dataset:
+    for field in ("name", "description"):
+        if field in changes:
+            setattr(dataset, field, changes[field])
+    if "artifact_types" in changes:
+        set_artifact_types(dataset, changes["artifact_types"])
+    dataset.save()
+    return dataset
+
+
+def set_artifact_types(dataset: Dataset, wanted: list[dict]) -> None:
+    """Make the dataset's types exactly `wanted` (by name); removing a used type is a 409."""
+    existing = {t.name: t for t in dataset.artifact_types.all()}
+    removed = [t for name, t in existing.items() if name not in {w["name"] for w in wanted}]
+    used = [t.name for t in removed if t.annotations.exists()]
+    if used:
+        raise Conflict(
+            f"Artifact type(s) {', '.join(sorted(used))} cannot be removed: annotations use them. "
+            "Delete those annotations (in a draft set) first."
+        )
+    for t in removed:
+        t.delete()
+    taken = {w["color"].upper() for w in wanted if w.get("color")}
+    for position, item in enumerate(wanted):
+        current = existing.get(item["name"]) or ArtifactType(dataset=dataset, name=item["name"])
+        current.description = item.get("description", current.description or "")
+        color = item.get("color") or current.color or default_color(taken, position)
+        current.color = color.upper()
+        taken.add(current.color)
+        current.position = position
+        current.save()
+
+
+def delete_dataset(dataset: Dataset) -> None:
+    folder = storage.dataset_dir(dataset.id)
+    with transaction.atomic():
+        Annotation.objects.filter(annotation_set__dataset=dataset).delete()
+        dataset.delete()
+    transaction.on_commit(lambda: storage.remove_tree(folder))
+
+
+def create_audio(dataset: Dataset, filename: str, content_type: str, size: int | None, user=None):
+    return AudioFile.objects.create(
+        dataset=dataset,
+        original_filename=storage.sanitize_filename(filename),
+        content_type=content_type or "",
+        declared_size=size,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
+def store_upload(audio: AudioFile, uploaded) -> None:
+    """Move a streamed upload into the audio file's folder (a rename on the same disk)."""
+    target = storage.absolute(storage.original_relpath(audio))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    file_move_safe(uploaded.temporary_file_path(), str(target), allow_overwrite=True)
+    audio.original_path = storage.original_relpath(audio)
+    audio.size_bytes = target.stat().st_size
+    audio.uploaded_at = timezone.now()
+    audio.save(update_fields=["original_path", "size_bytes", "uploaded_at", "updated_at"])
+
+
+def queue_ingest(audio: AudioFile) -> None:
+    from django_q.tasks import async_task
+
+    audio_id = str(audio.id)
+    transaction.on_commit(
+        lambda: async_task(
+            "datasets.tasks.ingest_audio",
+            audio_id,
+            hook="datasets.tasks.ingest_finished",
+            task_name=f"ingest {audio_id}",
+        )
+    )
+
+
+def upload_and_queue(dataset: Dataset, uploaded, user=None) -> AudioFile:
+    with transaction.atomic():
+        audio = create_audio(dataset, uploaded.name, uploaded.content_type, uploaded.size, user)
+        store_upload(audio, uploaded)
+        audio.queued_at = audio.uploaded_at
+        audio.save(update_fields=["queued_at"])
+        queue_ingest(audio)
+    return audio
+
+
+def published_sets_using(audio: AudioFile) -> list[int]:
+    return sorted(
+        audio.annotations.filter(annotation_set__status=SetStatus.PUBLISHED)
+        .values_list("annotation_set__version", flat=True)
+        .distinct()
+    )
+
+
+def delete_audio(audio: AudioFile) -> None:
+    versions = published_sets_using(audio)
+    if versions:
+        listed = ", ".join(f"v{v}" for v in versions)
+        raise Conflict(
+            f"Audio file is annotated in published annotation set(s) {listed}, which never change"
+        )
+    folder = storage.audio_dir(audio)
+    audio.delete()
+    transaction.on_commit(lambda: storage.remove_tree(folder))
+
+
+# --- ingest bookkeeping, called by the django-q2 task ---
+
+
+def set_status(audio_id, status: str, **fields) -> bool:
+    """Move a file to `status`; False when it was deleted meanwhile."""
+    updated = AudioFile.objects.filter(pk=audio_id).update(
+        processing_status=status, updated_at=timezone.now(), **fields
+    )
+    return updated == 1
+
+
+def record_normalized(audio_id, result) -> bool:
+    return set_status(
+        audio_id,
+        ProcessingStatus.EMBEDDING,
+        content_type=result.content_type,
+        detected_format=result.format,
+        sample_rate=result.sample_rate,
+        channels=result.channels,
+        duration_ms=result.duration_ms,
+        size_bytes=result.size_bytes,
+        sha256=result.sha256,
+    )
+
+
+def record_ready(audio_id) -> bool:
+    return set_status(audio_id, ProcessingStatus.READY, processed_at=timezone.now(), error_message="")
+
+
+def record_failure(audio_id, message: str) -> None:
+    log.info("ingest of %s failed: %s", audio_id, message)
+    AudioFile.objects.filter(pk=audio_id).exclude(processing_status=ProcessingStatus.READY).update(
+        processing_status=ProcessingStatus.FAILED,
+        error_message=message[:2000],
+        processed_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+def derived_dir(audio: AudioFile) -> Path:
+    return storage.audio_dir(audio)
+
+
+def status_counts(dataset: Dataset) -> dict[str, int]:
+    rows = dataset.audio_files.values("processing_status").annotate(n=Count("id"))
+    return {row["processing_status"]: row["n"] for row in rows}
+
+
+def search_audio(queryset, text: str):
+    return queryset.filter(Q(original_filename__icontains=text)) if text else queryset

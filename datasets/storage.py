@@ -1,0 +1,49 @@
+"""Where an audio file's bytes and derived artefacts live under MEDIA_ROOT.
+
+datasets/<dataset_id>/audio/<audio_id>/original      the uploaded bytes, untouched
+datasets/<dataset_id>/audio/<audio_id>/canonical.wav 16 kHz mono PCM
+datasets/<dataset_id>/audio/<audio_id>/peaks.npy     waveform min/max pairs (int8)
+datasets/<dataset_id>/audio/<audio_id>/features.npy  log-mel features (float16)
+
+The client's file name never reaches the file system: it is only stored, sanitised, in the row.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+from django.conf import settings
+
+MAX_FILENAME = 500
+
+
+def dataset_dir(dataset_id) -> Path:
+    return Path(settings.MEDIA_ROOT) / "datasets" / str(dataset_id)
+
+
+def audio_dir(audio) -> Path:
+    return dataset_dir(audio.dataset_id) / "audio" / str(audio.id)
+
+
+def original_relpath(audio) -> str:
+    return f"datasets/{audio.dataset_id}/audio/{audio.id}/original"
+
+
+def absolute(relpath: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relpath
+
+
+def sanitize_filename(name: str) -> str:
+    """A display name safe in headers and listings: no directories, controls or quotes."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.replace('"', "'").strip().lstrip(".").strip()
+    return name[:MAX_FILENAME] or "audio"
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

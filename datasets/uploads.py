@@ -1,0 +1,41 @@
+"""Streaming uploads to disk with the size limit enforced while the bytes arrive."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+
+from relayweb.errors import PayloadTooLarge
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"File is larger than the upload limit of {limit / 1024 / 1024:g} MB")
+
+
+class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
+    """Every file goes to a temporary file (never memory) and is refused past the limit.
+
+    A view may lower the limit for one request by setting `request.relay_upload_limit`.
+    """
+
+    def limit(self) -> int:
+        return getattr(self.request, "relay_upload_limit", settings.RELAY_MAX_UPLOAD_BYTES)
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        # Refuse before reading a byte when the body alone is already too big.
+        if content_length and content_length > self.limit() + 1024 * 1024:
+            raise too_large(self.limit())
+
+    def new_file(self, *args, **kwargs):
+        os.makedirs(settings.FILE_UPLOAD_TEMP_DIR, exist_ok=True)
+        self.received = 0
+        super().new_file(*args, **kwargs)
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit():
+            self.file.close()
+            raise too_large(self.limit())
+        return super().receive_data_chunk(raw_data, start)

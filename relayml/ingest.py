@@ -1,0 +1,129 @@
+"""Ingest of one uploaded file: normalise it, then compute its features.
+
+normalize(): decode → mono → 16 kHz → canonical PCM WAV, SHA-256 of the original, peaks.
+embed(): canonical WAV → log-mel features (.npy, float16).
+Both stream in blocks, so memory stays flat in the file's length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from relayml.decode import AudioDecodeError, iter_blocks, probe
+from relayml.features import DEFAULT_FEATURES, SAMPLE_RATE, FeatureParams, LogMelStream, PeakStream
+from relayml.resample import StreamResampler
+
+CANONICAL_NAME = "canonical.wav"
+PEAKS_NAME = "peaks.npy"
+FEATURES_NAME = "features.npy"
+FEATURES_META_NAME = "features.json"
+
+
+@dataclass(frozen=True)
+class NormalizeResult:
+    format: str
+    content_type: str
+    sample_rate: int
+    channels: int
+    num_samples: int  # at the canonical 16 kHz
+    duration_ms: int
+    size_bytes: int
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sha256_of(path: str, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def normalize(original: str | os.PathLike, out_dir: str | os.PathLike) -> NormalizeResult:
+    original, out_dir = str(original), Path(out_dir)
+    info = probe(original)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    resampler = StreamResampler(info.sample_rate, SAMPLE_RATE)
+    peaks = PeakStream()
+    peak_parts: list[np.ndarray] = []
+    total = 0
+    tmp = out_dir / (CANONICAL_NAME + ".part")
+    with sf.SoundFile(tmp, "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV") as canonical:
+
+        def write(samples: np.ndarray) -> None:
+            nonlocal total
+            samples = np.clip(samples, -1.0, 1.0)
+            canonical.write(samples)
+            peak_parts.append(peaks.push(samples))
+            total += len(samples)
+
+        for block in iter_blocks(original, info):
+            write(resampler.push(block.mean(axis=1)))
+        write(resampler.flush())
+    if total == 0:
+        tmp.unlink(missing_ok=True)
+        raise AudioDecodeError("the file decodes to no audio at all")
+    peak_parts.append(peaks.flush())
+    np.save(out_dir / PEAKS_NAME, np.concatenate(peak_parts))
+    os.replace(tmp, out_dir / CANONICAL_NAME)
+    return NormalizeResult(
+        format=info.format,
+        content_type=info.content_type,
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        num_samples=total,
+        duration_ms=round(total * 1000 / SAMPLE_RATE),
+        size_bytes=os.path.getsize(original),
+        sha256=sha256_of(original),
+    )
+
+
+def embed(out_dir: str | os.PathLike, params: FeatureParams = DEFAULT_FEATURES) -> int:
+    """Compute and cache features from the canonical audio; returns the frame count."""
+    out_dir = Path(out_dir)
+    stream = LogMelStream(params)
+    parts: list[np.ndarray] = []
+    with sf.SoundFile(out_dir / CANONICAL_NAME) as canonical:
+        for block in canonical.blocks(blocksize=SAMPLE_RATE * 30, dtype="float32"):
+            parts.append(stream.push(block))
+    parts.append(stream.flush())
+    features = np.concatenate(parts)
+    tmp = out_dir / (FEATURES_NAME + ".part.npy")
+    np.save(tmp, features)
+    os.replace(tmp, out_dir / FEATURES_NAME)
+    meta = {"params": params.to_dict(), "frames": len(features), "dtype": "float16"}
+    (out_dir / FEATURES_META_NAME).write_text(json.dumps(meta))
+    return len(features)
+
+
+def load_features(out_dir: str | os.PathLike, mmap: bool = True) -> np.ndarray:
+    return np.load(Path(out_dir) / FEATURES_NAME, mmap_mode="r" if mmap else None)
+
+
+def load_peaks(out_dir: str | os.PathLike) -> np.ndarray:
+    return np.load(Path(out_dir) / PEAKS_NAME)
+
+
+def process(
+    original: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    on_normalized: Callable[[NormalizeResult], bool] = lambda result: True,
+    params: FeatureParams = DEFAULT_FEATURES,
+) -> NormalizeResult | None:
+    """normalize() then embed(); `on_normalized` returning False (file deleted) stops early."""
+    result = normalize(original, out_dir)
+    if not on_normalized(result):
+        return None
+    embed(out_dir, params)
+    return result

@@ -1,0 +1,44 @@
+"""Service-level API endpoints: health."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from relayweb.auth import Public
+
+
+def queue_stats() -> dict:
+    from django_q.models import OrmQ
+
+    queued = OrmQ.objects.order_by("lock", "id")
+    oldest = queued.values_list("lock", flat=True).first()
+    return {
+        "broker": "orm",
+        "queued_tasks": queued.count(),
+        "oldest_queued_age_s": round((timezone.now() - oldest).total_seconds()) if oldest else None,
+    }
+
+
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [Public]
+    throttle_classes: list = []
+
+    @extend_schema(auth=[])
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            database = "ok"
+        except Exception as exc:  # the point of a health check is to report, not to raise
+            database = f"error: {exc.__class__.__name__}"
+        queue = queue_stats() if database == "ok" else {"broker": "orm", "error": "database unavailable"}
+        healthy = database == "ok"
+        return Response(
+            {"status": "ok" if healthy else "degraded", "database": database, "queue": queue},
+            status=200 if healthy else 503,
+        )

@@ -1,0 +1,12 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from relayweb import views
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="relayweb/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("teams/switch/", views.switch_team, name="switch-team"),
+    path("settings/api-keys/", views.api_keys, name="api-keys"),
+    path("settings/api-keys/<uuid:key_id>/revoke/", views.revoke_api_key, name="revoke-api-key"),
+]

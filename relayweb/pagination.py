@@ -1,0 +1,52 @@
+"""The contract's list envelope: `{"items": [...], "total": N, "page": P, "page_size": S}`."""
+
+from __future__ import annotations
+
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+from relayweb.errors import Unprocessable
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def query_int(request, name: str, default: int, low: int, high: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Unprocessable(["query", name], "value is not a valid integer", "type_error.integer")
+    if value < low:
+        raise Unprocessable(["query", name], f"ensure this value is >= {low}", "value_error.number.not_ge")
+    if high is not None and value > high:
+        raise Unprocessable(["query", name], f"ensure this value is <= {high}", "value_error.number.not_le")
+    return value
+
+
+class PagePagination(BasePagination):
+    def paginate_queryset(self, queryset, request, view=None):
+        self.page = query_int(request, "page", 1, 1)
+        self.page_size = query_int(request, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        self.total = queryset.count()
+        start = (self.page - 1) * self.page_size
+        return list(queryset[start : start + self.page_size])
+
+    def get_paginated_response(self, data):
+        return Response(
+            {"items": data, "total": self.total, "page": self.page, "page_size": self.page_size}
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["items", "total", "page", "page_size"],
+            "properties": {
+                "items": schema,
+                "total": {"type": "integer"},
+                "page": {"type": "integer"},
+                "page_size": {"type": "integer"},
+            },
+        }

@@ -1,0 +1,66 @@
+"""Serving files with HTTP Range support (206 Partial Content), so players can seek."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from django.http import HttpResponse, StreamingHttpResponse
+
+CHUNK = 256 * 1024
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
+    """(start, end inclusive) for one satisfiable range, None to send it all, 'bad' for a 416."""
+    match = RANGE_RE.match(header.strip()) if header else None
+    if match is None:
+        return None  # absent, malformed or multi-range: RFC 9110 lets us send the whole file
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":
+        length = int(last)
+        if length == 0:
+            return "bad"
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        return "bad"
+    return start, end
+
+
+def read_span(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        f.seek(start)
+        while length > 0:
+            chunk = f.read(min(CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+def ranged_file_response(request, path: Path, content_type: str, filename: str) -> HttpResponse:
+    size = os.path.getsize(path)
+    span = parse_range(request.headers.get("Range", ""), size)
+    if span == "bad":
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    start, end = span if span else (0, size - 1)
+    length = end - start + 1 if size else 0
+    response = StreamingHttpResponse(
+        read_span(path, start, length), status=206 if span else 200, content_type=content_type
+    )
+    if span:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

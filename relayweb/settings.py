@@ -1,0 +1,206 @@
+"""Relay's one settings file: every deployment-specific value comes from the environment.
+
+See docs/configuration.md for each variable; .env.example lists them with their defaults.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("RELAY_REQUIRE_SECRET_KEY", False):
+        raise RuntimeError("SECRET_KEY must be set in production")
+    # Fine for a laptop; production sets SECRET_KEY (signed upload URLs and sessions depend on it).
+    SECRET_KEY = "relay-insecure-development-key-change-me"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+RELAY_DATA_DIR = Path(os.environ.get("RELAY_DATA_DIR", BASE_DIR / "var")).resolve()
+RELAY_MAX_UPLOAD_MB = env_int("RELAY_MAX_UPLOAD_MB", 500)
+RELAY_MAX_UPLOAD_BYTES = RELAY_MAX_UPLOAD_MB * 1024 * 1024
+RELAY_UPLOAD_URL_EXPIRES = env_int("RELAY_UPLOAD_URL_EXPIRES", 3600)
+# Public base URL used in signed upload URLs when requests arrive through a proxy.
+RELAY_PUBLIC_URL = os.environ.get("RELAY_PUBLIC_URL", "").rstrip("/")
+RELAY_INGEST_TIMEOUT = env_int("RELAY_INGEST_TIMEOUT", 3600)
+RELAY_INGEST_WORKERS = env_int("RELAY_INGEST_WORKERS", 2)
+
+MEDIA_ROOT = Path(os.environ.get("RELAY_MEDIA_ROOT") or RELAY_DATA_DIR / "media")
+# Created up front so a bare checkout runs: SQLite, uploads and media all live here.
+for _folder in (RELAY_DATA_DIR, MEDIA_ROOT, RELAY_DATA_DIR / "tmp"):
+    _folder.mkdir(parents=True, exist_ok=True)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "relayweb",
+    "datasets",
+    "training",
+    "inference",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves static files in every mode, so `make run` needs no separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "relayweb.teams.CurrentTeamMiddleware",
+]
+
+ROOT_URLCONF = "relayweb.urls"
+WSGI_APPLICATION = "relayweb.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "relayweb.teams.team_context",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{RELAY_DATA_DIR / 'relay.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The worker and the web server write at once: wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # Tests with a real worker process need a file, not an in-memory database.
+    DATABASES["default"]["TEST"] = {"NAME": str(RELAY_DATA_DIR / "test-relay.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "datasets:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = RELAY_DATA_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = DEBUG
+
+# Uploads stream to a temporary file after 2.5 MB; the size cap is enforced while streaming.
+FILE_UPLOAD_HANDLERS = ["datasets.uploads.LimitedTemporaryFileUploadHandler"]
+# On the same file system as MEDIA_ROOT, so a finished upload is renamed into place, not copied.
+FILE_UPLOAD_TEMP_DIR = os.environ.get("RELAY_UPLOAD_TEMP_DIR") or str(RELAY_DATA_DIR / "tmp")
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("RELAY_MAX_FILES_PER_REQUEST", 100)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "relayweb.auth.ApiKeyAuthentication",
+        "relayweb.auth.TeamSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["relayweb.auth.TeamRolePermission"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "relayweb.pagination.PagePagination",
+    "EXCEPTION_HANDLER": "relayweb.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["relayweb.auth.TeamRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"team": os.environ.get("RELAY_API_RATE", "6000/min")},
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Relay API",
+    "DESCRIPTION": "Find artifacts in voice-AI audio. Authenticate with the X-API-Key header.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+    },
+    "SECURITY": [{"ApiKeyAuth": []}],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+Q_CLUSTER = {
+    "name": "relay",
+    "orm": "default",
+    "workers": RELAY_INGEST_WORKERS,
+    "timeout": RELAY_INGEST_TIMEOUT,
+    # retry must exceed timeout; max_attempts=1: a failed ingest is reported, never re-run blindly.
+    "retry": RELAY_INGEST_TIMEOUT + 60,
+    "max_attempts": 1,
+    "recycle": 50,
+    "catch_up": False,
+    "save_limit": 1000,
+    "poll": 0.5,
+    "sync": env_bool("RELAY_TASKS_SYNC", False),
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("RELAY_BEHIND_PROXY", False) else None
+)

@@ -1,0 +1,24 @@
+// Copy the browser builds of our npm dependencies into static/vendor (git-ignored).
+// Nothing is vendored by hand: package-lock.json pins what lands here.
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const target = join(root, "static", "vendor");
+
+const packages = [
+  { name: "wavesurfer.js", from: "dist" },
+];
+
+rmSync(target, { recursive: true, force: true });
+for (const pkg of packages) {
+  const source = join(root, "node_modules", pkg.name, pkg.from);
+  if (!existsSync(source)) {
+    console.error(`missing ${source}: run npm ci first`);
+    process.exit(1);
+  }
+  const dest = join(target, pkg.name);
+  mkdirSync(dest, { recursive: true });
+  cpSync(source, dest, { recursive: true, filter: (src) => !src.endsWith(".d.ts") && !src.endsWith(".map") });
+  console.log(`copied ${pkg.name} → static/vendor/${pkg.name} (${readdirSync(dest).length} entries)`);
+}

@@ -1,0 +1,123 @@
+"""Fixtures shared by the suite: teams, keys, API clients, uploaded and ingested audio, a worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from datasets import services, tasks
+from relayweb.models import Role
+from tests import factories
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Each test gets its own media folder, so files never leak between tests."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def team(db):
+    return factories.make_team("acme")
+
+
+@pytest.fixture
+def other_team(db):
+    return factories.make_team("globex")
+
+
+def api_client(key: str | None) -> APIClient:
+    client = APIClient()
+    if key:
+        client.credentials(HTTP_X_API_KEY=key)
+    return client
+
+
+@pytest.fixture
+def client_for(team):
+    """client_for("viewer") → an APIClient whose key has that role in `team`."""
+
+    def build(role: str = Role.ADMIN, for_team=None) -> APIClient:
+        return api_client(factories.make_key(for_team or team, role))
+
+    return build
+
+
+@pytest.fixture
+def api(client_for):
+    return client_for(Role.ADMIN)
+
+
+@pytest.fixture
+def dataset(team):
+    return factories.make_dataset(team)
+
+
+def upload(dataset, name: str, data: bytes):
+    return services.upload_and_queue(dataset, SimpleUploadedFile(name, data, "audio/wav"))
+
+
+@pytest.fixture
+def ready_audio(dataset, django_capture_on_commit_callbacks):
+    """A real speech WAV uploaded to `dataset` and ingested by the task function itself."""
+    audio = upload(dataset, "speech.wav", factories.wav_bytes())
+    assert tasks.ingest_audio(str(audio.id)) == "ready"
+    audio.refresh_from_db()
+    return audio
+
+
+def database_url_for_subprocess() -> str:
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user, host, port = settings_dict["USER"], settings_dict["HOST"], settings_dict["PORT"] or 5432
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture
+def worker(transactional_db, settings, media_root):
+    """A real `manage.py qcluster` on the test database, stopped after the test."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "RELAY_DATA_DIR": str(Path(settings.RELAY_DATA_DIR)),
+        "RELAY_MEDIA_ROOT": str(media_root),
+        "RELAY_INGEST_WORKERS": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
