@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
@@ -256,7 +257,7 @@ class AudioDetailView(GenericAPIView):
 
 
 class AudioContentView(GenericAPIView):
-    @extend_schema(responses={(200, "application/octet-stream"): bytes, (206, "application/octet-stream"): bytes})
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, (206, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, dataset_id, audio_id):
         audio = get_audio(get_dataset(request, dataset_id), audio_id)
         if not audio.original_path:
@@ -270,7 +271,8 @@ class AudioContentView(GenericAPIView):
 
 class AudioPeaksView(GenericAPIView):
     @extend_schema(
-        parameters=[OpenApiParameter("samples_per_pixel", int, description=f"multiple of {PEAK_SAMPLES}")]
+        parameters=[OpenApiParameter("samples_per_pixel", int, description=f"multiple of {PEAK_SAMPLES}")],
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request, dataset_id, audio_id):
         """Waveform peaks in the audiowaveform JSON format (8-bit min/max pairs, 16 kHz)."""

@@ -10,11 +10,12 @@ D = rf"datasets/(?P<dataset_id>{UUID})"
 S = rf"{D}/annotation-sets/(?P<set_id>{UUID})"
 
 
-def route(pattern: str, view, name: str):
-    return re_path(rf"^{pattern}/?$", view.as_view(), name=name)
+def route(pattern: str, view, name: str) -> list:
+    view = view.as_view()
+    return [re_path(rf"^{pattern}$", view, name=name), re_path(rf"^{pattern}/$", view)]
 
 
-urlpatterns = [
+routes = [
     route("datasets", api.DatasetListView, "dataset-list"),
     route(D, api.DatasetDetailView, "dataset-detail"),
     route(rf"{D}/audio", api.AudioListView, "audio-list"),
@@ -35,3 +36,5 @@ urlpatterns = [
         "annotation-detail",
     ),
 ]
+
+urlpatterns = [pattern for pair in routes for pattern in pair]

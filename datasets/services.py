@@ -130,7 +130,12 @@ def store_upload(audio: AudioFile, uploaded) -> None:
     """Move a streamed upload into the audio file's folder (a rename on the same disk)."""
     target = storage.absolute(storage.original_relpath(audio))
     target.parent.mkdir(parents=True, exist_ok=True)
-    file_move_safe(uploaded.temporary_file_path(), str(target), allow_overwrite=True)
+    if hasattr(uploaded, "temporary_file_path"):
+        file_move_safe(uploaded.temporary_file_path(), str(target), allow_overwrite=True)
+    else:  # an in-memory file (scripts, the demo): copy it in chunks
+        with open(target, "wb") as out:
+            for chunk in uploaded.chunks():
+                out.write(chunk)
     audio.original_path = storage.original_relpath(audio)
     audio.size_bytes = target.stat().st_size
     audio.uploaded_at = timezone.now()

@@ -6,7 +6,8 @@ from django.db import connection
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from drf_spectacular.types import OpenApiTypes
+from rest_framework.generics import GenericAPIView
 
 from relayweb.auth import Public
 
@@ -23,12 +24,12 @@ def queue_stats() -> dict:
     }
 
 
-class HealthView(APIView):
+class HealthView(GenericAPIView):
     authentication_classes: list = []
     permission_classes = [Public]
     throttle_classes: list = []
 
-    @extend_schema(auth=[])
+    @extend_schema(auth=[], responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
         try:
             with connection.cursor() as cursor:

@@ -49,7 +49,7 @@ RELAY_INGEST_WORKERS = env_int("RELAY_INGEST_WORKERS", 2)
 
 MEDIA_ROOT = Path(os.environ.get("RELAY_MEDIA_ROOT") or RELAY_DATA_DIR / "media")
 # Created up front so a bare checkout runs: SQLite, uploads and media all live here.
-for _folder in (RELAY_DATA_DIR, MEDIA_ROOT, RELAY_DATA_DIR / "tmp"):
+for _folder in (RELAY_DATA_DIR, MEDIA_ROOT, RELAY_DATA_DIR / "tmp", RELAY_DATA_DIR / "staticfiles"):
     _folder.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
@@ -151,7 +151,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "relayweb.pagination.PagePagination",
     "EXCEPTION_HANDLER": "relayweb.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "relayweb.schema.RelayAutoSchema",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["relayweb.auth.TeamRateThrottle"],
@@ -165,10 +165,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
-    },
-    "SECURITY": [{"ApiKeyAuth": []}],
+    "PREPROCESSING_HOOKS": ["relayweb.schema.drop_slash_variants"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

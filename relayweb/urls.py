@@ -7,9 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from relayweb.api import HealthView
 
 api_patterns = [
-    re_path(r"^health/?$", HealthView.as_view(), name="health"),
-    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^health$", HealthView.as_view(), name="health"),
+    re_path(r"^schema$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("datasets.api_urls")),
 ]
 
