@@ -44,7 +44,14 @@ class AnnotationSetAdmin(admin.ModelAdmin):
 
 @admin.register(Annotation)
 class AnnotationAdmin(admin.ModelAdmin):
-    list_display = ["artifact_type", "audio_file", "start_ms", "end_ms", "confidence", "annotation_set"]
+    list_display = [
+        "artifact_type",
+        "audio_file",
+        "start_ms",
+        "end_ms",
+        "confidence",
+        "annotation_set",
+    ]
     list_filter = ["artifact_type__name", "annotation_set__status"]
     search_fields = ["audio_file__original_filename", "artifact_type__name"]
     raw_id_fields = ["audio_file", "annotation_set"]

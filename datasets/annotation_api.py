@@ -90,7 +90,9 @@ class AnnotationSetListView(GenericAPIView):
             source = dataset.annotation_sets.filter(pk=data["copy_from"]).first()
             if source is None:
                 raise Unprocessable(
-                    ["body", "copy_from"], "annotation set not found in this dataset", "value_error.not_found"
+                    ["body", "copy_from"],
+                    "annotation set not found in this dataset",
+                    "value_error.not_found",
                 )
         created = service.create_set(dataset, source, caller_of(request).user)
         return Response(set_data(created), status=status.HTTP_201_CREATED)
@@ -132,7 +134,9 @@ class AnnotationListView(GenericAPIView):
         audio_id = request.query_params.get("audio_file_id")
         if audio_id:
             if not valid_uuid_strings([audio_id]):
-                raise Unprocessable(["query", "audio_file_id"], "value is not a valid uuid", "type_error.uuid")
+                raise Unprocessable(
+                    ["query", "audio_file_id"], "value is not a valid uuid", "type_error.uuid"
+                )
             rows = rows.filter(audio_file_id=audio_id)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -210,7 +214,10 @@ class AnnotationDetailView(GenericAPIView):
         service.ensure_draft(annotation.annotation_set)
         body = request.data if isinstance(request.data, dict) else {}
         data = validated(
-            AnnotationPatchSerializer, body, annotation=annotation, dataset_context=DatasetContext(dataset)
+            AnnotationPatchSerializer,
+            body,
+            annotation=annotation,
+            dataset_context=DatasetContext(dataset),
         )
         version = expected_version(request, data["version"])
         updated = service.update_annotation(annotation, data["changes"], version)
@@ -221,4 +228,3 @@ class AnnotationDetailView(GenericAPIView):
         _, annotation = self.get_annotation(request, dataset_id, set_id, annotation_id)
         service.delete_annotation(annotation, expected_version(request, None))
         return Response(status=status.HTTP_204_NO_CONTENT)
-

@@ -126,7 +126,12 @@ class AudioListView(GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+            }
+        },
         responses={201: AudioFileSerializer(many=True)},
     )
     def post(self, request, dataset_id):
@@ -134,7 +139,11 @@ class AudioListView(GenericAPIView):
         dataset = get_dataset(request, dataset_id)
         files = request.FILES.getlist("file")
         if not files:
-            raise Unprocessable(["body", "file"], "field required: send audio as multipart 'file'", "value_error.missing")
+            raise Unprocessable(
+                ["body", "file"],
+                "field required: send audio as multipart 'file'",
+                "value_error.missing",
+            )
         user = caller_of(request).user
         created = [services.upload_and_queue(dataset, f, user) for f in files]
         data = AudioFileSerializer(created, many=True).data
@@ -162,7 +171,11 @@ class UploadUrlView(GenericAPIView):
         if data["file_size"] > settings.RELAY_MAX_UPLOAD_BYTES:
             raise too_large(settings.RELAY_MAX_UPLOAD_BYTES)
         audio = services.create_audio(
-            dataset, data["filename"], data["content_type"], data["file_size"], caller_of(request).user
+            dataset,
+            data["filename"],
+            data["content_type"],
+            data["file_size"],
+            caller_of(request).user,
         )
         key = storage.original_relpath(audio)
         return Response(
@@ -257,7 +270,12 @@ class AudioDetailView(GenericAPIView):
 
 
 class AudioContentView(GenericAPIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, (206, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (206, "application/octet-stream"): OpenApiTypes.BINARY,
+        }
+    )
     def get(self, request, dataset_id, audio_id):
         audio = get_audio(get_dataset(request, dataset_id), audio_id)
         if not audio.original_path:

@@ -35,9 +35,7 @@ class ArtifactType(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["dataset", "name"], name="artifact_type_unique_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="artifact_type_unique_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -73,9 +71,7 @@ class AudioFile(models.Model):
     uploaded_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,17 +100,13 @@ class AnnotationSet(models.Model):
     copied_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]
-        constraints = [
-            models.UniqueConstraint(fields=["dataset", "version"], name="set_unique_version")
-        ]
+        constraints = [models.UniqueConstraint(fields=["dataset", "version"], name="set_unique_version")]
 
     def __str__(self) -> str:
         return f"{self.dataset} v{self.version} ({self.status})"
@@ -126,23 +118,17 @@ class AnnotationSet(models.Model):
 
 class Annotation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    annotation_set = models.ForeignKey(
-        AnnotationSet, on_delete=models.CASCADE, related_name="annotations"
-    )
+    annotation_set = models.ForeignKey(AnnotationSet, on_delete=models.CASCADE, related_name="annotations")
     audio_file = models.ForeignKey(AudioFile, on_delete=models.CASCADE, related_name="annotations")
     # PROTECT: an artifact type cannot disappear from under its annotations.
-    artifact_type = models.ForeignKey(
-        ArtifactType, on_delete=models.PROTECT, related_name="annotations"
-    )
+    artifact_type = models.ForeignKey(ArtifactType, on_delete=models.PROTECT, related_name="annotations")
     start_ms = models.PositiveBigIntegerField()
     end_ms = models.PositiveBigIntegerField()
     confidence = models.FloatField(default=1.0)
     extra_data = models.JSONField(default=dict, blank=True)
     # Bumped on every change; a stale version in an edit is a conflict, not an overwrite.
     version = models.PositiveIntegerField(default=1)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -62,7 +62,12 @@ class DatasetListSerializer(DatasetSerializer):
     total_duration_ms = serializers.IntegerField(read_only=True)
 
     class Meta(DatasetSerializer.Meta):
-        fields = [*DatasetSerializer.Meta.fields, "audio_count", "annotation_set_count", "total_duration_ms"]
+        fields = [
+            *DatasetSerializer.Meta.fields,
+            "audio_count",
+            "annotation_set_count",
+            "total_duration_ms",
+        ]
 
 
 class AudioFileSerializer(serializers.ModelSerializer):

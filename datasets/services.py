@@ -178,9 +178,7 @@ def delete_audio(audio: AudioFile) -> None:
     versions = published_sets_using(audio)
     if versions:
         listed = ", ".join(f"v{v}" for v in versions)
-        raise Conflict(
-            f"Audio file is annotated in published annotation set(s) {listed}, which never change"
-        )
+        raise Conflict(f"Audio file is annotated in published annotation set(s) {listed}, which never change")
     folder = storage.audio_dir(audio)
     audio.delete()
     transaction.on_commit(lambda: storage.remove_tree(folder))

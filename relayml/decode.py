@@ -8,8 +8,8 @@ Errors are `AudioDecodeError`s whose message a person can act on.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -151,7 +151,11 @@ def probe_ffmpeg(path: str) -> SourceInfo:
     stream = audio[0]
     container = data.get("format", {}).get("format_name", "").split(",")[0]
     name, mime = FFMPEG_FORMATS.get(container, (container, "audio/" + container))
-    if container in {"mov", "mp4", "m4a"} and stream.get("codec_name") not in {"aac", "alac", "mp3"}:
+    if container in {"mov", "mp4", "m4a"} and stream.get("codec_name") not in {
+        "aac",
+        "alac",
+        "mp3",
+    }:
         name = "mp4"
     rate, channels = int(stream.get("sample_rate") or 0), int(stream.get("channels") or 0)
     if rate <= 0 or channels <= 0:
@@ -214,9 +218,10 @@ def iter_ffmpeg(path: str, info: SourceInfo) -> Iterator[np.ndarray]:
         "-map", "0:a:0", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ]  # fmt: skip
     block_bytes = info.sample_rate * BLOCK_SECONDS * info.channels * 4
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as process, _drain(process) as stderr_lines:
+    with (
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process,
+        _drain(process) as stderr_lines,
+    ):
         frames = 0
         pending = b""
         while chunk := process.stdout.read(block_bytes):

@@ -205,7 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sentences", type=int, default=4)
-    parser.add_argument("--format", default="wav", choices=["wav", "flac", "ogg", "mp3", "m4a", "webm", "aac"])
+    parser.add_argument(
+        "--format", default="wav", choices=["wav", "flac", "ogg", "mp3", "m4a", "webm", "aac"]
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     manifest = []

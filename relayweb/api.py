@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db import connection
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
-from rest_framework.response import Response
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
 
 from relayweb.auth import Public
 

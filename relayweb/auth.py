@@ -34,7 +34,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key")
         key.touch()
-        return (key.created_by, Caller(team=key.team, role=key.role, user=key.created_by, api_key=key))
+        return (
+            key.created_by,
+            Caller(team=key.team, role=key.role, user=key.created_by, api_key=key),
+        )
 
     def authenticate_header(self, request) -> str:
         # Having a header makes DRF answer 401 (not 403) when credentials are missing.

@@ -69,7 +69,11 @@ def flatten(detail: Any, codes: Any, loc: list[Any]) -> list[dict[str, Any]]:
         if all(isinstance(d, str) for d in detail):
             code_list = codes if isinstance(codes, list) else [codes] * len(detail)
             return [
-                {"loc": loc, "msg": str(msg), "type": ERROR_TYPES.get(str(code), f"value_error.{code}")}
+                {
+                    "loc": loc,
+                    "msg": str(msg),
+                    "type": ERROR_TYPES.get(str(code), f"value_error.{code}"),
+                }
                 for msg, code in zip(detail, code_list, strict=False)
             ]
         items = []

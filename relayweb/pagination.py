@@ -18,7 +18,7 @@ def query_int(request, name: str, default: int, low: int, high: int | None = Non
     try:
         value = int(raw)
     except ValueError:
-        raise Unprocessable(["query", name], "value is not a valid integer", "type_error.integer")
+        raise Unprocessable(["query", name], "value is not a valid integer", "type_error.integer") from None
     if value < low:
         raise Unprocessable(["query", name], f"ensure this value is >= {low}", "value_error.number.not_ge")
     if high is not None and value > high:
@@ -35,9 +35,7 @@ class PagePagination(BasePagination):
         return list(queryset[start : start + self.page_size])
 
     def get_paginated_response(self, data):
-        return Response(
-            {"items": data, "total": self.total, "page": self.page, "page_size": self.page_size}
-        )
+        return Response({"items": data, "total": self.total, "page": self.page, "page_size": self.page_size})
 
     def get_paginated_response_schema(self, schema):
         return {

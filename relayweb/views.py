@@ -26,7 +26,9 @@ def team_required(role: str = Role.VIEWER):
             if membership is None:
                 return render(request, "relayweb/no_team.html", status=403)
             if not role_at_least(membership.role, role):
-                return HttpResponseForbidden(f"This page needs the {role} role or above in {membership.team}.")
+                return HttpResponseForbidden(
+                    f"This page needs the {role} role or above in {membership.team}."
+                )
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -80,7 +80,18 @@ def encode(fmt: str, seed: int = 1, stereo: bool = True, rate: int = 44100) -> b
         args += ["-ar", str(rate)]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"out.{fmt}"
-        command = ["ffmpeg", "-v", "error", "-f", "wav", "-i", "pipe:0", *args, *FFMPEG_ARGS[fmt], str(out)]
+        command = [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "wav",
+            "-i",
+            "pipe:0",
+            *args,
+            *FFMPEG_ARGS[fmt],
+            str(out),
+        ]
         subprocess.run(command, input=wav_bytes(seed), capture_output=True, check=True)
         return out.read_bytes()
 

@@ -22,7 +22,13 @@ def draft(api, base):
 
 
 def annotation(audio, type_="glitch", start=100, end=200, **extra):
-    return {"audio_file_id": str(audio.id), "artifact_type": type_, "start_ms": start, "end_ms": end, **extra}
+    return {
+        "audio_file_id": str(audio.id),
+        "artifact_type": type_,
+        "start_ms": start,
+        "end_ms": end,
+        **extra,
+    }
 
 
 def test_sets_get_consecutive_versions_and_start_as_drafts(api, base):
@@ -35,7 +41,11 @@ def test_sets_get_consecutive_versions_and_start_as_drafts(api, base):
 
 
 def test_a_set_counts_its_annotations_by_type(api, base, draft, ready_audio):
-    items = [annotation(ready_audio, "glitch", 0, 10), annotation(ready_audio, "glitch", 50, 60), annotation(ready_audio, "dropout", 100, 300)]
+    items = [
+        annotation(ready_audio, "glitch", 0, 10),
+        annotation(ready_audio, "glitch", 50, 60),
+        annotation(ready_audio, "dropout", 100, 300),
+    ]
     api.post(f"{base}/{draft['id']}/annotations/bulk", {"annotations": items}, format="json")
     body = api.get(f"{base}/{draft['id']}").json()
     assert body["total_annotations"] == 3
@@ -45,7 +55,11 @@ def test_a_set_counts_its_annotations_by_type(api, base, draft, ready_audio):
 
 
 def test_create_one_annotation_returns_it(api, base, draft, ready_audio):
-    response = api.post(f"{base}/{draft['id']}/annotations", annotation(ready_audio, extra_data={"note": "pop"}), format="json")
+    response = api.post(
+        f"{base}/{draft['id']}/annotations",
+        annotation(ready_audio, extra_data={"note": "pop"}),
+        format="json",
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["artifact_type"] == "glitch" and body["start_ms"] == 100 and body["end_ms"] == 200
@@ -66,7 +80,9 @@ def test_create_one_annotation_returns_it(api, base, draft, ready_audio):
     ],
 )
 def test_invalid_annotations_are_422_and_not_saved(api, base, draft, ready_audio, changes, loc):
-    response = api.post(f"{base}/{draft['id']}/annotations", {**annotation(ready_audio), **changes}, format="json")
+    response = api.post(
+        f"{base}/{draft['id']}/annotations", {**annotation(ready_audio), **changes}, format="json"
+    )
     assert response.status_code == 422, response.content
     assert loc in [d["loc"] for d in response.json()["detail"]]
     assert not Annotation.objects.exists()
@@ -82,7 +98,11 @@ def test_an_annotation_on_another_teams_audio_is_refused(api, base, draft, other
 
 
 def test_bulk_is_all_or_nothing_and_names_the_bad_index(api, base, draft, ready_audio):
-    items = [annotation(ready_audio, start=0, end=10), annotation(ready_audio, "nope"), annotation(ready_audio, start=5, end=9)]
+    items = [
+        annotation(ready_audio, start=0, end=10),
+        annotation(ready_audio, "nope"),
+        annotation(ready_audio, start=5, end=9),
+    ]
     response = api.post(f"{base}/{draft['id']}/annotations/bulk", {"annotations": items}, format="json")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "annotations", 1, "artifact_type"]
@@ -121,7 +141,10 @@ def test_a_new_version_can_copy_a_published_set(api, base, draft, ready_audio):
     body = copy.json()
     assert body["version"] == 2 and body["status"] == "draft" and body["copied_from"] == draft["id"]
     assert body["total_annotations"] == 1
-    assert api.post(base, {"copy_from": "00000000-0000-0000-0000-000000000000"}, format="json").status_code == 422
+    assert (
+        api.post(base, {"copy_from": "00000000-0000-0000-0000-000000000000"}, format="json").status_code
+        == 422
+    )
 
 
 def test_a_draft_can_be_deleted(api, base, draft):
@@ -166,14 +189,20 @@ def test_patch_checks_times_against_the_stored_annotation(api, base, draft, read
 
 
 def test_annotations_list_filters_by_audio_file(api, base, draft, ready_audio, dataset):
-    from tests.conftest import upload
     from datasets import tasks
+    from tests.conftest import upload
 
     second = upload(dataset, "b.wav", factories.wav_bytes(2))
     tasks.ingest_audio(str(second.id))
     api.post(
         f"{base}/{draft['id']}/annotations/bulk",
-        {"annotations": [annotation(ready_audio), annotation(second), annotation(second, start=300, end=400)]},
+        {
+            "annotations": [
+                annotation(ready_audio),
+                annotation(second),
+                annotation(second, start=300, end=400),
+            ]
+        },
         format="json",
     )
     url = f"{base}/{draft['id']}/annotations"
@@ -194,4 +223,7 @@ def test_annotating_a_file_still_processing_is_422(api, base, draft, dataset):
 def test_viewers_read_but_do_not_annotate(client_for, base, draft, ready_audio):
     viewer = client_for(Role.VIEWER)
     assert viewer.get(f"{base}/{draft['id']}").status_code == 200
-    assert viewer.post(f"{base}/{draft['id']}/annotations", annotation(ready_audio), format="json").status_code == 403
+    assert (
+        viewer.post(f"{base}/{draft['id']}/annotations", annotation(ready_audio), format="json").status_code
+        == 403
+    )

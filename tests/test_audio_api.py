@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from urllib.parse import urlparse
 
 import pytest
@@ -28,7 +27,9 @@ def post_to_upload_url(ticket: dict, data: bytes, filename="take 1.wav"):
     return api_client(None).post(f"{url.path}?{url.query}", payload, format="multipart")
 
 
-def test_upload_url_then_upload_then_confirm_queues_processing(api, dataset, django_capture_on_commit_callbacks):
+def test_upload_url_then_upload_then_confirm_queues_processing(
+    api, dataset, django_capture_on_commit_callbacks
+):
     data = factories.wav_bytes()
     response = ask_upload_url(api, dataset, data)
     assert response.status_code == 200
@@ -38,11 +39,23 @@ def test_upload_url_then_upload_then_confirm_queues_processing(api, dataset, dja
     assert AudioFile.objects.get(pk=ticket["audio_id"]).processing_status == "pending"
     assert post_to_upload_url(ticket, data).status_code == 204
     with django_capture_on_commit_callbacks() as queued:
-        confirm = api.post(f"/api/v1/datasets/{dataset.id}/audio/confirm", {"audio_id": ticket["audio_id"]}, format="json")
+        confirm = api.post(
+            f"/api/v1/datasets/{dataset.id}/audio/confirm",
+            {"audio_id": ticket["audio_id"]},
+            format="json",
+        )
     assert confirm.status_code == 200
-    assert confirm.json() == {"audio_id": ticket["audio_id"], "status": "pending", "message": "Upload confirmed; processing has been queued"}
+    assert confirm.json() == {
+        "audio_id": ticket["audio_id"],
+        "status": "pending",
+        "message": "Upload confirmed; processing has been queued",
+    }
     assert len(queued) == 1
-    again = api.post(f"/api/v1/datasets/{dataset.id}/audio/confirm", {"audio_id": ticket["audio_id"]}, format="json")
+    again = api.post(
+        f"/api/v1/datasets/{dataset.id}/audio/confirm",
+        {"audio_id": ticket["audio_id"]},
+        format="json",
+    )
     assert again.status_code == 200 and "Already confirmed" in again.json()["message"]
     audio = AudioFile.objects.get(pk=ticket["audio_id"])
     assert audio.size_bytes == len(data) and audio.original_filename == "take 1.wav"
@@ -50,7 +63,11 @@ def test_upload_url_then_upload_then_confirm_queues_processing(api, dataset, dja
 
 def test_confirm_before_upload_is_409(api, dataset):
     ticket = ask_upload_url(api, dataset, b"x" * 10).json()
-    response = api.post(f"/api/v1/datasets/{dataset.id}/audio/confirm", {"audio_id": ticket["audio_id"]}, format="json")
+    response = api.post(
+        f"/api/v1/datasets/{dataset.id}/audio/confirm",
+        {"audio_id": ticket["audio_id"]},
+        format="json",
+    )
     assert response.status_code == 409
     assert "upload_url" in response.json()["detail"]
 
@@ -58,10 +75,17 @@ def test_confirm_before_upload_is_409(api, dataset):
 def test_confirm_of_an_unknown_or_other_teams_audio_is_404(api, client_for, other_team, dataset):
     other = factories.make_dataset(other_team)
     ticket = ask_upload_url(client_for(Role.ADMIN, for_team=other_team), other, b"x" * 10).json()
-    response = api.post(f"/api/v1/datasets/{dataset.id}/audio/confirm", {"audio_id": ticket["audio_id"]}, format="json")
+    response = api.post(
+        f"/api/v1/datasets/{dataset.id}/audio/confirm",
+        {"audio_id": ticket["audio_id"]},
+        format="json",
+    )
     assert response.status_code == 404
     response = api.post(f"/api/v1/datasets/{dataset.id}/audio/confirm", {"audio_id": "nope"}, format="json")
-    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "audio_id"]
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == [
+        "body",
+        "audio_id",
+    ]
 
 
 def test_a_tampered_or_missing_signature_is_403_and_stores_nothing(api, dataset):
@@ -99,7 +123,11 @@ def test_a_body_larger_than_declared_is_413_and_smaller_is_422(api, dataset):
 
 
 def test_asking_to_upload_more_than_the_limit_is_413(api, dataset, settings):
-    body = {"filename": "huge.wav", "content_type": "audio/wav", "file_size": settings.RELAY_MAX_UPLOAD_BYTES + 1}
+    body = {
+        "filename": "huge.wav",
+        "content_type": "audio/wav",
+        "file_size": settings.RELAY_MAX_UPLOAD_BYTES + 1,
+    }
     response = api.post(f"/api/v1/datasets/{dataset.id}/audio/upload-url", body, format="json")
     assert response.status_code == 413
     assert "500 MB" in response.json()["detail"]
@@ -123,12 +151,18 @@ def test_bad_upload_url_requests_are_422(api, dataset, body, loc):
 
 
 def test_one_call_multipart_upload_takes_several_files(api, dataset, django_capture_on_commit_callbacks):
-    files = [SimpleUploadedFile("a.wav", factories.wav_bytes(1)), SimpleUploadedFile("b.flac", factories.encode("flac"))]
+    files = [
+        SimpleUploadedFile("a.wav", factories.wav_bytes(1)),
+        SimpleUploadedFile("b.flac", factories.encode("flac")),
+    ]
     with django_capture_on_commit_callbacks() as queued:
         response = api.post(f"/api/v1/datasets/{dataset.id}/audio", {"file": files}, format="multipart")
     assert response.status_code == 201
     body = response.json()
-    assert body["created"] == 2 and {a["original_filename"] for a in body["items"]} == {"a.wav", "b.flac"}
+    assert body["created"] == 2 and {a["original_filename"] for a in body["items"]} == {
+        "a.wav",
+        "b.flac",
+    }
     assert len(queued) == 2
 
 
@@ -139,19 +173,32 @@ def test_multipart_upload_without_a_file_is_422(api, dataset):
 
 def test_an_oversize_multipart_upload_is_413_and_leaves_nothing(api, dataset, settings):
     settings.RELAY_MAX_UPLOAD_BYTES = 1000
-    response = api.post(f"/api/v1/datasets/{dataset.id}/audio", {"file": SimpleUploadedFile("a.wav", b"x" * 5000)}, format="multipart")
+    response = api.post(
+        f"/api/v1/datasets/{dataset.id}/audio",
+        {"file": SimpleUploadedFile("a.wav", b"x" * 5000)},
+        format="multipart",
+    )
     assert response.status_code == 413
     assert not AudioFile.objects.exists()
 
 
 def test_viewers_cannot_upload(client_for, dataset):
-    response = client_for(Role.VIEWER).post(f"/api/v1/datasets/{dataset.id}/audio", {"file": SimpleUploadedFile("a.wav", b"x")}, format="multipart")
+    response = client_for(Role.VIEWER).post(
+        f"/api/v1/datasets/{dataset.id}/audio",
+        {"file": SimpleUploadedFile("a.wav", b"x")},
+        format="multipart",
+    )
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize(
     ("given", "stored"),
-    [("../../etc/passwd", "passwd"), ("C:\\music\\take.wav", "take.wav"), ('a"b\x07c.wav', "a'bc.wav"), ("...", "audio")],
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\music\\take.wav", "take.wav"),
+        ('a"b\x07c.wav', "a'bc.wav"),
+        ("...", "audio"),
+    ],
 )
 def test_file_names_are_sanitised_and_never_reach_the_disk(api, dataset, given, stored, media_root):
     response = ask_upload_url(api, dataset, b"x" * 10, filename=given)
@@ -220,12 +267,16 @@ def test_deleting_audio_removes_its_files(api, ready_audio, media_root, django_c
     folder = media_root / "datasets" / str(ready_audio.dataset_id) / "audio" / str(ready_audio.id)
     assert (folder / "features.npy").exists()
     with django_capture_on_commit_callbacks(execute=True):
-        assert api.delete(f"/api/v1/datasets/{ready_audio.dataset_id}/audio/{ready_audio.id}").status_code == 204
+        assert (
+            api.delete(f"/api/v1/datasets/{ready_audio.dataset_id}/audio/{ready_audio.id}").status_code == 204
+        )
     assert not folder.exists() and not AudioFile.objects.exists()
 
 
 def test_audio_in_a_published_set_cannot_be_deleted(api, ready_audio):
-    published = AnnotationSet.objects.create(dataset=ready_audio.dataset, version=1, status=SetStatus.PUBLISHED)
+    published = AnnotationSet.objects.create(
+        dataset=ready_audio.dataset, version=1, status=SetStatus.PUBLISHED
+    )
     Annotation.objects.create(
         annotation_set=published, audio_file=ready_audio,
         artifact_type=ready_audio.dataset.artifact_types.first(), start_ms=1, end_ms=5,
@@ -252,5 +303,3 @@ def test_ingest_skips_a_file_deleted_before_it_ran(dataset):
     audio_id = str(audio.id)
     audio.delete()
     assert tasks.ingest_audio(audio_id) == "deleted before processing"
-
-

@@ -73,7 +73,9 @@ def test_roles_decide_what_a_key_may_do(client_for, dataset, role, method, suffi
 
 
 def test_a_viewer_cannot_create_a_dataset(client_for):
-    response = client_for(Role.VIEWER).post("/api/v1/datasets", {"name": "x", "artifact_types": [{"name": "a"}]}, format="json")
+    response = client_for(Role.VIEWER).post(
+        "/api/v1/datasets", {"name": "x", "artifact_types": [{"name": "a"}]}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -129,6 +131,10 @@ def test_session_writes_need_the_csrf_token(team):
     user = factories.make_user(team, "kim", Role.ADMIN)
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(user)
-    response = browser.post("/api/v1/datasets", {"name": "x", "artifact_types": [{"name": "a"}]}, content_type="application/json")
+    response = browser.post(
+        "/api/v1/datasets",
+        {"name": "x", "artifact_types": [{"name": "a"}]},
+        content_type="application/json",
+    )
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]

@@ -15,7 +15,11 @@ SEED_002 = {
     "artifact_types": [
         {"name": "glitch", "description": "Audio pop, click, or distortion", "color": "#FF4444"},
         {"name": "long_pause", "description": "Unnatural silence > 500ms", "color": "#4444FF"},
-        {"name": "hallucination", "description": "Extra words or sounds not in input", "color": "#44FF44"},
+        {
+            "name": "hallucination",
+            "description": "Extra words or sounds not in input",
+            "color": "#44FF44",
+        },
     ],
 }
 
@@ -31,7 +35,10 @@ def test_creating_the_seed_dataset_returns_it_with_its_types(api):
 
 
 def test_types_without_a_colour_get_distinct_defaults(api):
-    body = {"name": "x", "artifact_types": [{"name": "a"}, {"name": "b"}, {"name": "c", "color": "#E6194B"}]}
+    body = {
+        "name": "x",
+        "artifact_types": [{"name": "a"}, {"name": "b"}, {"name": "c", "color": "#E6194B"}],
+    }
     colors = [t["color"] for t in api.post("/api/v1/datasets", body, format="json").json()["artifact_types"]]
     assert len(set(colors)) == 3 and all(c.startswith("#") and len(c) == 7 for c in colors)
 
@@ -41,11 +48,31 @@ def test_types_without_a_colour_get_distinct_defaults(api):
     [
         ({"artifact_types": [{"name": "a"}]}, ["body", "name"], "value_error.missing"),
         ({"name": "x"}, ["body", "artifact_types"], "value_error.missing"),
-        ({"name": "x", "artifact_types": []}, ["body", "artifact_types"], "value_error.list.min_items"),
-        ({"name": "x", "artifact_types": [{"name": "Bad Name"}]}, ["body", "artifact_types", 0, "name"], "value_error"),
-        ({"name": "x", "artifact_types": [{"name": "a", "color": "red"}]}, ["body", "artifact_types", 0, "color"], "value_error"),
-        ({"name": "x", "artifact_types": [{"name": "a"}, {"name": "a"}]}, ["body", "artifact_types", 1, "name"], "value_error.duplicate"),
-        ({"name": "x" * 201, "artifact_types": [{"name": "a"}]}, ["body", "name"], "value_error.any_str.max_length"),
+        (
+            {"name": "x", "artifact_types": []},
+            ["body", "artifact_types"],
+            "value_error.list.min_items",
+        ),
+        (
+            {"name": "x", "artifact_types": [{"name": "Bad Name"}]},
+            ["body", "artifact_types", 0, "name"],
+            "value_error",
+        ),
+        (
+            {"name": "x", "artifact_types": [{"name": "a", "color": "red"}]},
+            ["body", "artifact_types", 0, "color"],
+            "value_error",
+        ),
+        (
+            {"name": "x", "artifact_types": [{"name": "a"}, {"name": "a"}]},
+            ["body", "artifact_types", 1, "name"],
+            "value_error.duplicate",
+        ),
+        (
+            {"name": "x" * 201, "artifact_types": [{"name": "a"}]},
+            ["body", "name"],
+            "value_error.any_str.max_length",
+        ),
         ({"name": "x", "artifact_types": "glitch"}, ["body", "artifact_types"], "type_error.list"),
     ],
 )
@@ -91,11 +118,21 @@ def test_pagination_pages_and_refuses_out_of_range_sizes(api, team):
 def test_patch_renames_and_adds_a_type_as_the_seed_shows(api, dataset):
     current = api.get(f"/api/v1/datasets/{dataset.id}").json()["artifact_types"]
     current.append({"name": "echo", "description": "Reverb or echo artifact", "color": "#FF8844"})
-    response = api.patch(f"/api/v1/datasets/{dataset.id}", {"name": "Renamed", "artifact_types": current}, format="json")
+    response = api.patch(
+        f"/api/v1/datasets/{dataset.id}",
+        {"name": "Renamed", "artifact_types": current},
+        format="json",
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["name"] == "Renamed"
-    assert [t["name"] for t in body["artifact_types"]] == ["glitch", "long_pause", "clipping", "dropout", "echo"]
+    assert [t["name"] for t in body["artifact_types"]] == [
+        "glitch",
+        "long_pause",
+        "clipping",
+        "dropout",
+        "echo",
+    ]
 
 
 def test_removing_a_used_type_is_409_and_changes_nothing(api, dataset, ready_audio):
@@ -105,7 +142,9 @@ def test_removing_a_used_type_is_409_and_changes_nothing(api, dataset, ready_aud
         artifact_type=dataset.artifact_types.get(name="glitch"), start_ms=10, end_ms=20,
     )  # fmt: skip
     response = api.patch(
-        f"/api/v1/datasets/{dataset.id}", {"name": "new name", "artifact_types": [{"name": "clipping"}]}, format="json"
+        f"/api/v1/datasets/{dataset.id}",
+        {"name": "new name", "artifact_types": [{"name": "clipping"}]},
+        format="json",
     )
     assert response.status_code == 409
     assert "glitch" in response.json()["detail"]
@@ -115,12 +154,16 @@ def test_removing_a_used_type_is_409_and_changes_nothing(api, dataset, ready_aud
 
 
 def test_removing_an_unused_type_works(api, dataset):
-    response = api.patch(f"/api/v1/datasets/{dataset.id}", {"artifact_types": [{"name": "glitch"}]}, format="json")
+    response = api.patch(
+        f"/api/v1/datasets/{dataset.id}", {"artifact_types": [{"name": "glitch"}]}, format="json"
+    )
     assert response.status_code == 200
     assert [t["name"] for t in response.json()["artifact_types"]] == ["glitch"]
 
 
-def test_delete_removes_audio_sets_annotations_and_files(api, dataset, ready_audio, media_root, django_capture_on_commit_callbacks):
+def test_delete_removes_audio_sets_annotations_and_files(
+    api, dataset, ready_audio, media_root, django_capture_on_commit_callbacks
+):
     draft = AnnotationSet.objects.create(dataset=dataset, version=1)
     Annotation.objects.create(
         annotation_set=draft, audio_file=ready_audio,

@@ -40,7 +40,10 @@ def test_the_worker_ingests_every_format_and_fails_bad_files_alone(worker, api, 
         "cut.flac": flac[: len(flac) // 2],
     }
     ids = upload_all(api, dataset, files)
-    rows = wait_for(lambda: (s := statuses(ids)) and all(a.processing_status in DONE for a in s.values()) and s, timeout=120)
+    rows = wait_for(
+        lambda: (s := statuses(ids)) and all(a.processing_status in DONE for a in s.values()) and s,
+        timeout=120,
+    )
     expected_ms = factories.speech_clip().duration_ms
     for name in ["speech.wav", "speech.mp3", "speech-really-flac.wav", "speech.ogg", "speech.m4a"]:
         audio = rows[name]
@@ -63,7 +66,11 @@ def test_the_quickstart_upload_url_flow_ends_ready_through_the_worker(worker, ap
     data = factories.wav_bytes(3)
     ticket = ask_upload_url(api, dataset, data).json()
     assert post_to_upload_url(ticket, data).status_code == 204
-    api.post(f"/api/v1/datasets/{dataset.id}/audio/confirm", {"audio_id": ticket["audio_id"]}, format="json")
+    api.post(
+        f"/api/v1/datasets/{dataset.id}/audio/confirm",
+        {"audio_id": ticket["audio_id"]},
+        format="json",
+    )
     url = f"/api/v1/datasets/{dataset.id}/audio/{ticket['audio_id']}"
     body = wait_for(lambda: (b := api.get(url).json())["processing_status"] in DONE and b, timeout=60)
     assert body["processing_status"] == "ready"

@@ -1,0 +1,127 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from relayweb.models import ApiKey, Membership, Role
+from tests import factories
+from tests.conftest import api_client
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "pw-relay-123"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Allow async-unsafe ORM calls from tests that drive the sync Playwright API.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(page, live_server, username):
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_sign_in_switch_team_and_sign_out(page, live_server):
+    acme, globex = factories.make_team("Acme"), factories.make_team("Globex")
+    user = factories.make_user(acme, "ada", Role.OWNER)
+    Membership.objects.create(team=globex, user=user, role=Role.VIEWER)
+    factories.make_dataset(acme, "Acme voices")
+    factories.make_dataset(globex, "Globex agents")
+
+    page.goto(f"{live_server.url}/datasets/")
+    expect(page).to_have_url(f"{live_server.url}/login/?next=/datasets/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    expect(page.locator(".flash.error")).to_contain_text("didn't match")
+
+    sign_in(page, live_server, "ada")
+    expect(page.locator("#datasets")).to_contain_text("Acme voices")
+    expect(page.locator("#datasets")).not_to_contain_text("Globex agents")
+
+    page.select_option("#team-switch select", label="Globex (viewer)")
+    expect(page.locator("#datasets")).to_contain_text("Globex agents")
+    expect(page.locator("#datasets")).not_to_contain_text("Acme voices")
+
+    page.click("#sign-out")
+    expect(page).to_have_url(f"{live_server.url}/login/")
+    page.goto(f"{live_server.url}/datasets/")
+    expect(page).to_have_url(f"{live_server.url}/login/?next=/datasets/")
+
+
+def test_api_keys_page_shows_a_new_key_once_and_revokes_it(page, live_server):
+    team = factories.make_team("Acme")
+    factories.make_user(team, "ada", Role.ADMIN)
+    sign_in(page, live_server, "ada")
+    page.click("text=Settings › API keys")
+    page.fill("input[name=name]", "ci pipeline")
+    page.select_option("select[name=role]", "viewer")
+    page.click("#create-key")
+    raw = page.locator("#new-key-value").inner_text().strip()
+    assert raw.startswith("rly_")
+    key = ApiKey.find(raw)
+    assert key is not None and key.role == Role.VIEWER and key.name == "ci pipeline"
+    assert api_client(raw).get("/api/v1/datasets").status_code == 200
+
+    page.goto(f"{live_server.url}/settings/api-keys/")  # shown once: not on the next visit
+    expect(page.locator("#new-key")).to_have_count(0)
+    assert raw not in page.content()
+    row = page.locator(f"tr[data-prefix='{key.prefix}']")
+    expect(row).to_contain_text("ci pipeline")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button.danger").click()
+    expect(page.locator(".flash")).to_contain_text("revoked")
+    expect(row).to_contain_text("revoked")
+    assert api_client(raw).get("/api/v1/datasets").status_code == 401
+
+
+def test_viewers_and_annotators_cannot_reach_the_api_keys_page(page, live_server):
+    team = factories.make_team("Acme")
+    factories.make_user(team, "val", Role.ANNOTATOR)
+    sign_in(page, live_server, "val")
+    expect(page.locator("text=Settings › API keys")).to_have_count(0)
+    response = page.goto(f"{live_server.url}/settings/api-keys/")
+    assert response.status == 403
+
+
+def test_dataset_page_uploads_a_file_and_lists_it(page, live_server, tmp_path):
+    team = factories.make_team("Acme")
+    factories.make_user(team, "ada", Role.OWNER)
+    dataset = factories.make_dataset(team, "Voices")
+    speech = tmp_path / "hello.wav"
+    speech.write_bytes(factories.wav_bytes())
+    sign_in(page, live_server, "ada")
+    page.click("text=Voices")
+    page.set_input_files("#upload-form input[type=file]", str(speech))
+    page.click("#upload-form button")
+    expect(page.locator(".flash")).to_contain_text("1 file(s) uploaded")
+    expect(page.locator("#audio")).to_contain_text("hello.wav")
+    assert dataset.audio_files.get().original_filename == "hello.wav"
