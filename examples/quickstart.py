@@ -19,7 +19,9 @@ from pathlib import Path
 import requests
 
 BASE_URL = os.environ.get("RELAY_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-API_KEY = os.environ["RELAY_API_KEY"]
+API_KEY = os.environ.get("RELAY_API_KEY") or sys.exit(
+    "Set RELAY_API_KEY (create one with: python manage.py create_api_key --team NAME)"
+)
 HEADERS = {"X-API-Key": API_KEY}
 
 

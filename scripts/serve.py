@@ -30,7 +30,7 @@ def main() -> int:
     finally:
         for p in processes:
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+                p.send_signal(signal.SIGTERM)
         deadline = time.time() + 15
         for p in processes:
             try:
