@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -61,8 +63,6 @@ def raw_audio_ids(items) -> list:
 
 
 def valid_uuid_strings(values) -> list[str]:
-    import uuid
-
     out = []
     for value in values:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from django.core.files.move import file_move_safe
 from django.db import transaction
@@ -221,10 +220,6 @@ def record_failure(audio_id, message: str) -> None:
         processed_at=timezone.now(),
         updated_at=timezone.now(),
     )
-
-
-def derived_dir(audio: AudioFile) -> Path:
-    return storage.audio_dir(audio)
 
 
 def status_counts(dataset: Dataset) -> dict[str, int]:

@@ -12,7 +12,7 @@ from datasets import annotations as set_service
 from datasets import services
 from datasets.models import Dataset, ProcessingStatus
 from datasets.serializers import DatasetWriteSerializer
-from relayweb.models import Role
+from relayweb.models import Role, role_at_least
 from relayweb.views import team_required
 
 
@@ -34,8 +34,6 @@ def parse_types(text: str) -> list[dict]:
 
 
 def create_dataset(request):
-    from relayweb.models import role_at_least
-
     if not role_at_least(request.membership.role, Role.ADMIN):
         messages.error(request, "Creating datasets needs the admin role.")
         return redirect("datasets:list")

@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import soundfile as sf
@@ -88,7 +88,9 @@ def probe_sndfile(path: str) -> SourceInfo:
         # libsndfile trims the frame count to the bytes present; the header tells the truth.
         declared = wav_declared_frames(path)
     elif name == "flac":
-        declared = info.frames or None
+        # A FLAC written to a pipe has no total in its header; libsndfile then reports nonsense.
+        plausible = 0 < info.frames < info.samplerate * 86_400
+        declared = info.frames if plausible else None
     elif name == "mp3":
         # libsndfile pads a cut MP3 with silence up to its Xing length; ffmpeg decodes what is there.
         declared, backend = info.frames or None, "ffmpeg"
@@ -175,10 +177,19 @@ def describe_ffmpeg_failure(stderr: str) -> str:
 
 def iter_blocks(path: str, info: SourceInfo) -> Iterator[np.ndarray]:
     """Yield float32 blocks shaped (frames, channels) until the end of the stream."""
-    if info.backend == "sndfile":
-        yield from iter_sndfile(path, info)
-    else:
+    if info.backend != "sndfile":
         yield from iter_ffmpeg(path, info)
+        return
+    blocks = iter_sndfile(path, info)
+    try:
+        first = next(blocks)
+    except AudioDecodeError:
+        # libsndfile gives up on some valid files (a FLAC streamed without seek points); ffmpeg
+        # does not, and still reports a truly corrupt stream as such.
+        yield from iter_ffmpeg(path, replace(info, backend="ffmpeg", declared_frames=None))
+        return
+    yield first
+    yield from blocks
 
 
 def iter_sndfile(path: str, info: SourceInfo) -> Iterator[np.ndarray]:

@@ -68,8 +68,10 @@ def normalize(original: str | os.PathLike, out_dir: str | os.PathLike) -> Normal
             peak_parts.append(peaks.push(samples))
             total += len(samples)
 
+        mix = np.full(info.channels, 1.0 / info.channels, dtype=np.float32)
         for block in iter_blocks(original, info):
-            write(resampler.push(block.mean(axis=1)))
+            # A matrix-vector product: several times faster than mean(axis=1) on interleaved frames.
+            write(resampler.push(block @ mix))
         write(resampler.flush())
     if total == 0:
         tmp.unlink(missing_ok=True)

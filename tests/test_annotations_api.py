@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from datasets import tasks
 from datasets.models import Annotation, AnnotationSet
 from relayweb.models import Role
 from tests import factories
+from tests.conftest import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -89,8 +91,6 @@ def test_invalid_annotations_are_422_and_not_saved(api, base, draft, ready_audio
 
 
 def test_an_annotation_on_another_teams_audio_is_refused(api, base, draft, other_team):
-    from tests.conftest import upload
-
     foreign = upload(factories.make_dataset(other_team), "x.wav", factories.wav_bytes())
     response = api.post(f"{base}/{draft['id']}/annotations", annotation(foreign), format="json")
     assert response.status_code == 422
@@ -189,9 +189,6 @@ def test_patch_checks_times_against_the_stored_annotation(api, base, draft, read
 
 
 def test_annotations_list_filters_by_audio_file(api, base, draft, ready_audio, dataset):
-    from datasets import tasks
-    from tests.conftest import upload
-
     second = upload(dataset, "b.wav", factories.wav_bytes(2))
     tasks.ingest_audio(str(second.id))
     api.post(
@@ -213,8 +210,6 @@ def test_annotations_list_filters_by_audio_file(api, base, draft, ready_audio, d
 
 
 def test_annotating_a_file_still_processing_is_422(api, base, draft, dataset):
-    from tests.conftest import upload
-
     pending = upload(dataset, "p.wav", factories.wav_bytes())
     response = api.post(f"{base}/{draft['id']}/annotations", annotation(pending), format="json")
     assert response.status_code == 422 and "pending" in response.json()["detail"][0]["msg"]

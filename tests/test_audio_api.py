@@ -11,7 +11,7 @@ from datasets import tasks
 from datasets.models import Annotation, AnnotationSet, AudioFile, SetStatus
 from relayweb.models import Role
 from tests import factories
-from tests.conftest import api_client
+from tests.conftest import api_client, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -234,19 +234,13 @@ def test_peaks_are_served_in_audiowaveform_format_and_zoom_out(api, ready_audio)
 
 
 def test_peaks_of_a_file_not_yet_processed_are_409(api, dataset):
-    audio = factories_upload(dataset)
+    audio = upload(dataset, "a.wav", factories.wav_bytes())
     response = api.get(f"/api/v1/datasets/{dataset.id}/audio/{audio.id}/peaks")
     assert response.status_code == 409 and "pending" in response.json()["detail"]
 
 
-def factories_upload(dataset):
-    from tests.conftest import upload
-
-    return upload(dataset, "a.wav", factories.wav_bytes())
-
-
 def test_list_filters_by_status_and_rejects_unknown_statuses(api, dataset, ready_audio):
-    factories_upload(dataset)
+    upload(dataset, "a.wav", factories.wav_bytes())
     base = f"/api/v1/datasets/{dataset.id}/audio"
     assert api.get(base).json()["total"] == 2
     ready = api.get(base + "?status=ready").json()
@@ -287,8 +281,6 @@ def test_audio_in_a_published_set_cannot_be_deleted(api, ready_audio):
 
 
 def test_ingest_of_a_corrupt_upload_fails_with_a_reason(dataset):
-    from tests.conftest import upload
-
     audio = upload(dataset, "notes.wav", b"these are my notes, not audio" * 10)
     assert tasks.ingest_audio(str(audio.id)) == "failed"
     audio.refresh_from_db()
@@ -297,9 +289,26 @@ def test_ingest_of_a_corrupt_upload_fails_with_a_reason(dataset):
 
 
 def test_ingest_skips_a_file_deleted_before_it_ran(dataset):
-    from tests.conftest import upload
-
     audio = upload(dataset, "a.wav", factories.wav_bytes())
     audio_id = str(audio.id)
     audio.delete()
     assert tasks.ingest_audio(audio_id) == "deleted before processing"
+
+
+def test_a_task_that_dies_marks_its_file_failed_through_the_hook(dataset):
+    from django_q.models import Task
+
+    audio = upload(dataset, "a.wav", factories.wav_bytes())
+    dead = Task(args=(str(audio.id),), success=False, result="Task exceeded timeout")
+    tasks.ingest_finished(dead)
+    audio.refresh_from_db()
+    assert audio.processing_status == "failed"
+    assert audio.error_message == "processing stopped unexpectedly: Task exceeded timeout"
+
+
+def test_the_hook_never_fails_a_file_that_is_ready(ready_audio):
+    from django_q.models import Task
+
+    tasks.ingest_finished(Task(args=(str(ready_audio.id),), success=False, result="late"))
+    ready_audio.refresh_from_db()
+    assert ready_audio.processing_status == "ready"

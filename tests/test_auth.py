@@ -138,3 +138,16 @@ def test_session_writes_need_the_csrf_token(team):
     )
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
+
+
+def test_a_team_over_its_rate_limit_gets_429(api, monkeypatch):
+    from django.core.cache import cache
+
+    from relayweb.auth import TeamRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(TeamRateThrottle, "rate", "2/min", raising=False)
+    codes = [api.get("/api/v1/datasets").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert "throttled" in api.get("/api/v1/datasets").json()["detail"]
+    cache.clear()
