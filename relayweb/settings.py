@@ -46,6 +46,10 @@ RELAY_UPLOAD_URL_EXPIRES = env_int("RELAY_UPLOAD_URL_EXPIRES", 3600)
 RELAY_PUBLIC_URL = os.environ.get("RELAY_PUBLIC_URL", "").rstrip("/")
 RELAY_INGEST_TIMEOUT = env_int("RELAY_INGEST_TIMEOUT", 3600)
 RELAY_INGEST_WORKERS = env_int("RELAY_INGEST_WORKERS", 2)
+RELAY_GPU_CLUSTER = "gpu"
+RELAY_TRAINING_TIMEOUT = env_int("RELAY_TRAINING_TIMEOUT", 6 * 3600)
+RELAY_TRAINING_STALE_S = env_int("RELAY_TRAINING_STALE_S", 600)
+RELAY_MIN_TRAINING_AUDIO_S = env_int("RELAY_MIN_TRAINING_AUDIO_S", 300)
 
 MEDIA_ROOT = Path(os.environ.get("RELAY_MEDIA_ROOT") or RELAY_DATA_DIR / "media")
 # Created up front so a bare checkout runs: SQLite, uploads and media all live here.
@@ -184,6 +188,17 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "poll": 0.5,
     "sync": env_bool("RELAY_TASKS_SYNC", False),
+    # The GPU cluster: `Q_CLUSTER_NAME=gpu manage.py qcluster`. One worker, a fresh process for
+    # every task (CUDA state never leaks between jobs), no retries, a long timeout.
+    "ALT_CLUSTERS": {
+        RELAY_GPU_CLUSTER: {
+            "workers": 1,
+            "recycle": 1,
+            "timeout": RELAY_TRAINING_TIMEOUT,
+            "retry": RELAY_TRAINING_TIMEOUT + 60,
+            "max_attempts": 1,
+        }
+    },
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

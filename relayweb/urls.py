@@ -11,6 +11,7 @@ api_patterns = [
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("datasets.api_urls")),
+    path("", include("training.api_urls")),
 ]
 
 urlpatterns = [

@@ -88,29 +88,48 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
-@pytest.fixture
-def worker(transactional_db, settings, media_root):
-    """A real `manage.py qcluster` on the test database, stopped after the test."""
+def start_cluster(settings, media_root, cluster: str | None = None, **extra_env) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
         "RELAY_DATA_DIR": str(Path(settings.RELAY_DATA_DIR)),
         "RELAY_MEDIA_ROOT": str(media_root),
         "RELAY_INGEST_WORKERS": "1",
+        **extra_env,
     }
-    process = subprocess.Popen(
+    if cluster:
+        env["Q_CLUSTER_NAME"] = cluster
+    return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
-    yield process
+
+
+def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture
+def worker(transactional_db, settings, media_root):
+    """A real `manage.py qcluster` (the ingest cluster) on the test database."""
+    process = start_cluster(settings, media_root)
+    yield process
+    stop(process)
+
+
+@pytest.fixture
+def gpu_worker(transactional_db, settings, media_root):
+    """The training cluster (`Q_CLUSTER_NAME=gpu`): one worker, a fresh process per task."""
+    process = start_cluster(settings, media_root, cluster=settings.RELAY_GPU_CLUSTER)
+    yield process
+    stop(process)
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25):

@@ -1,0 +1,39 @@
+"""Using a trained detector on features: frame scores, then the contract's post-processing."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from relayml.events import Event, postprocess
+from relayml.model import Detector
+from relayml.train import predict_scores
+
+
+def score_features(detector: Detector, features: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """(T, n_mels) log-mels → (T, K) probabilities, one column per artifact type."""
+    x = (np.asarray(features, dtype=np.float32) - detector.mean.cpu().numpy()) / detector.std.cpu().numpy()
+    return predict_scores(detector.model, x, detector.geometry, device)
+
+
+def detect(
+    detector: Detector,
+    features: np.ndarray,
+    threshold: float | dict[str, float] | None = None,
+    merge_window_ms: float = 200,
+    min_duration_ms: float = 50,
+    duration_ms: int | None = None,
+) -> list[Event]:
+    """Detections for one file; `threshold=None` uses each type's suggested threshold."""
+    with torch.no_grad():
+        scores = score_features(detector, features)
+    cut = detector.thresholds if threshold is None else threshold
+    return postprocess(
+        scores,
+        detector.artifact_types,
+        detector.geometry["frame_ms"],
+        cut,
+        merge_window_ms,
+        min_duration_ms,
+        duration_ms,
+    )

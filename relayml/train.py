@@ -1,0 +1,370 @@
+"""Training a detector on cached features and annotations, with per-epoch validation.
+
+A training example is a chunk of `chunk_size_ms` whose frames are scored, seen together with
+`context_ms` of audio on each side (a long pause is only "long" given what surrounds it). Chunks
+start every `stride_ms`. Files, not chunks, are split into training and validation, so no audio
+is on both sides. Class imbalance is handled with a per-type positive weight in the loss.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from relayml import CODE_VERSION
+from relayml.events import Event, average_precision, event_metrics, frames_to_targets, postprocess
+from relayml.features import DEFAULT_FEATURES
+from relayml.model import CRNN, Detector, ModelSpec
+
+FRAME_MS = DEFAULT_FEATURES.frame_ms
+# Consecutive chunks scored in one pass, sharing their context: the same chunks and overlap as
+# one chunk per example, at a fraction of the cost (context is computed once per group).
+CHUNKS_PER_WINDOW = 8
+THRESHOLD_GRID = [round(0.1 + 0.05 * i, 2) for i in range(17)]  # 0.1 … 0.9, plain floats
+
+
+class TrainingCancelled(Exception):
+    pass
+
+
+@dataclass
+class TrainConfig:
+    artifact_types: list[str]
+    epochs: int = 20
+    validation_split: float = 0.2
+    learning_rate: float = 0.001
+    batch_size: int = 32
+    chunk_size_ms: int = 500
+    stride_ms: int = 250
+    context_ms: int = 1000
+    min_target_ms: int = 60
+    merge_window_ms: int = 200
+    min_duration_ms: int = 50
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainFile:
+    key: str
+    features_path: str
+    events: list[Event]
+    duration_ms: int
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    val_f1: float | None
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    history: list[dict]
+    metrics: dict
+    device: str
+    train_files: list[str] = field(default_factory=list)
+    validation_files: list[str] = field(default_factory=list)
+
+
+def pick_device(requested: str | None = None) -> str:
+    if requested:
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def split_files(
+    files: list[TrainFile], fraction: float, seed: int
+) -> tuple[list[TrainFile], list[TrainFile]]:
+    """Split by file; both sides get at least one file when there are two or more."""
+    order = sorted(files, key=lambda f: f.key)
+    random.Random(seed).shuffle(order)
+    n_val = min(len(order) - 1, max(1, round(len(order) * fraction))) if len(order) > 1 else 0
+    return order[n_val:], order[:n_val]
+
+
+def load_file(f: TrainFile, types: list[str], min_target_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    features = np.load(f.features_path).astype(np.float32)
+    targets = frames_to_targets(f.events, types, len(features), FRAME_MS, min_target_ms)
+    return features, targets
+
+
+class ChunkDataset(Dataset):
+    """(context + chunk + context) frames in; the chunk's targets and a validity mask out."""
+
+    def __init__(self, arrays, mean, std, chunk: int, stride: int, context: int):
+        self.arrays = [((x - mean) / std, y) for x, y in arrays]
+        chunk, stride = chunk * CHUNKS_PER_WINDOW, stride * CHUNKS_PER_WINDOW
+        self.chunk, self.context = chunk, context
+        self.index = [
+            (i, s) for i, (x, _) in enumerate(self.arrays) for s in range(0, max(1, len(x)), stride)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, item):
+        i, start = self.index[item]
+        x, y = self.arrays[i]
+        return window(x, start - self.context, start + self.chunk + self.context), *chunk_targets(
+            y, start, self.chunk
+        )
+
+
+def window(x: np.ndarray, start: int, end: int) -> torch.Tensor:
+    """x[start:end], zero-padded (the normalised mean) where it runs off either end."""
+    out = np.zeros((end - start, x.shape[1]), dtype=np.float32)
+    lo, hi = max(0, start), min(len(x), end)
+    if hi > lo:
+        out[lo - start : hi - start] = x[lo:hi]
+    return torch.from_numpy(out)
+
+
+def chunk_targets(y: np.ndarray, start: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    target = np.zeros((chunk, y.shape[1]), dtype=np.float32)
+    mask = np.zeros(chunk, dtype=np.float32)
+    part = y[start : start + chunk]
+    target[: len(part)], mask[: len(part)] = part, 1.0
+    return torch.from_numpy(target), torch.from_numpy(mask)
+
+
+def geometry_of(config: TrainConfig) -> dict:
+    return {
+        "frame_ms": FRAME_MS,
+        "chunk_frames": max(1, round(config.chunk_size_ms / FRAME_MS)),
+        "stride_frames": max(1, round(config.stride_ms / FRAME_MS)),
+        "context_frames": round(config.context_ms / FRAME_MS),
+        "min_target_ms": config.min_target_ms,
+    }
+
+
+@torch.no_grad()
+def predict_scores(
+    model: nn.Module, features: np.ndarray, geometry: dict, device: str, batch_size: int = 64
+) -> np.ndarray:
+    """Frame probabilities (T, K) for normalised features, scored chunk by chunk with context."""
+    chunk, context = geometry["chunk_frames"], geometry["context_frames"]
+    span = chunk * CHUNKS_PER_WINDOW
+    starts = list(range(0, len(features), span))
+    out = np.zeros((len(features), model.spec.n_types), dtype=np.float32)
+    for b in range(0, len(starts), batch_size):
+        group = starts[b : b + batch_size]
+        x = torch.stack([window(features, s - context, s + span + context) for s in group]).to(device)
+        probs = torch.sigmoid(model(x).float())[:, context : context + span].cpu().numpy()
+        for s, p in zip(group, probs, strict=True):
+            n = min(span, len(features) - s)
+            out[s : s + n] = p[:n]
+    return out
+
+
+def normalisation(arrays) -> tuple[np.ndarray, np.ndarray]:
+    stacked = np.concatenate([x for x, _ in arrays])
+    return stacked.mean(axis=0), stacked.std(axis=0) + 1e-3
+
+
+def positive_weights(arrays, n_types: int) -> torch.Tensor:
+    """sqrt(negatives / positives) per type, capped: rare types count more, without exploding."""
+    targets = np.concatenate([y for _, y in arrays])
+    pos = targets.sum(axis=0)
+    neg = len(targets) - pos
+    return torch.tensor(np.clip(np.sqrt(neg / np.maximum(pos, 1)), 1.0, 30.0), dtype=torch.float32)
+
+
+class Trainer:
+    def __init__(self, files, config, out_dir, on_epoch=None, should_stop=None, device=None):
+        self.config, self.out_dir = config, Path(out_dir)
+        self.types = list(config.artifact_types)
+        self.device = pick_device(device)
+        self.on_epoch = on_epoch or (lambda report, progress: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.geometry = geometry_of(config)
+        seed_everything(config.seed)
+        self.train_files, self.val_files = split_files(files, config.validation_split, config.seed)
+        self.train_arrays = [load_file(f, self.types, config.min_target_ms) for f in self.train_files]
+        self.val_arrays = [load_file(f, self.types, config.min_target_ms) for f in self.val_files]
+        mean, std = normalisation(self.train_arrays)
+        self.mean, self.std = mean.astype(np.float32), std.astype(np.float32)
+        spec = ModelSpec(n_mels=self.mean.shape[0], n_types=len(self.types))
+        self.model = CRNN(spec).to(self.device)
+
+    def loader(self) -> DataLoader:
+        g = self.geometry
+        data = ChunkDataset(
+            self.train_arrays, self.mean, self.std, g["chunk_frames"], g["stride_frames"], g["context_frames"]
+        )
+        generator = torch.Generator().manual_seed(self.config.seed)
+        return DataLoader(data, batch_size=self.config.batch_size, shuffle=True, generator=generator)
+
+    def run(self) -> TrainResult:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        loader = self.loader()
+        optimiser = torch.optim.AdamW(
+            self.model.parameters(), lr=self.config.learning_rate, weight_decay=1e-4
+        )
+        steps = max(1, self.config.epochs * len(loader))
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimiser, max_lr=self.config.learning_rate, total_steps=steps, pct_start=0.15
+        )
+        loss_fn = nn.BCEWithLogitsLoss(
+            pos_weight=positive_weights(self.train_arrays, len(self.types)).to(self.device), reduction="none"
+        )
+        history, best = [], (-1.0, None)
+        for epoch in range(1, self.config.epochs + 1):
+            started = time.perf_counter()
+            train_loss = self.train_epoch(loader, optimiser, schedule, loss_fn)
+            val_loss, val_f1 = self.validate(loss_fn)
+            report = EpochReport(epoch, train_loss, val_loss, val_f1, time.perf_counter() - started)
+            history.append(report.to_dict())
+            score = val_f1 if val_f1 is not None else -train_loss
+            if score > best[0]:
+                best = (score, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
+            self.checkpoint(epoch, optimiser, history)
+            self.on_epoch(report, epoch / self.config.epochs)
+        self.model.load_state_dict(best[1])
+        return self.finish(history)
+
+    def train_epoch(self, loader, optimiser, schedule, loss_fn) -> float:
+        self.model.train()
+        total, count = 0.0, 0
+        use_amp = self.device.startswith("cuda")
+        for x, y, mask in loader:
+            if self.should_stop():
+                raise TrainingCancelled()
+            x, y, mask = x.to(self.device), y.to(self.device), mask.to(self.device)
+            context = self.geometry["context_frames"]
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+                logits = self.model(x)[:, context : context + y.shape[1]].float()
+            loss = (loss_fn(logits, y).mean(dim=2) * mask).sum() / mask.sum().clamp_min(1)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+            optimiser.step()
+            schedule.step()
+            total, count = total + loss.item() * len(x), count + len(x)
+        return total / max(1, count)
+
+    def score_files(self, arrays) -> list[np.ndarray]:
+        self.model.eval()
+        return [
+            predict_scores(self.model, (x - self.mean) / self.std, self.geometry, self.device)
+            for x, _ in arrays
+        ]
+
+    def validate(self, loss_fn) -> tuple[float | None, float | None]:
+        if not self.val_arrays:
+            return None, None
+        scores = self.score_files(self.val_arrays)
+        losses = []
+        for p, (_, y) in zip(scores, self.val_arrays, strict=True):
+            logits = torch.logit(torch.from_numpy(p).clamp(1e-6, 1 - 1e-6)).to(self.device)
+            losses.append(loss_fn(logits, torch.from_numpy(y).to(self.device)).mean().item())
+        metrics = self.evaluate(scores, 0.5)
+        return float(np.mean(losses)), metrics["overall"]["f1"]
+
+    def evaluate(self, scores, thresholds) -> dict:
+        pairs = []
+        for p, f in zip(scores, self.val_files, strict=True):
+            found = postprocess(
+                p, self.types, FRAME_MS, thresholds, self.config.merge_window_ms,
+                self.config.min_duration_ms, f.duration_ms,
+            )  # fmt: skip
+            pairs.append(([e for e in f.events if e.artifact_type in self.types], found))
+        return event_metrics(pairs, self.types)
+
+    def checkpoint(self, epoch: int, optimiser, history) -> None:
+        state = {"epoch": epoch, "model": self.model.state_dict(), "optimiser": optimiser.state_dict(),
+                 "history": history}  # fmt: skip
+        torch.save(state, self.out_dir / "checkpoint.pt")
+
+    def finish(self, history) -> TrainResult:
+        metrics, thresholds = self.final_metrics()
+        detector = Detector(
+            model=self.model.cpu(),
+            artifact_types=self.types,
+            mean=torch.from_numpy(self.mean),
+            std=torch.from_numpy(self.std),
+            feature_params=DEFAULT_FEATURES.to_dict(),
+            geometry=self.geometry,
+            thresholds=thresholds,
+            metrics=metrics,
+            code_version=CODE_VERSION,
+        )
+        path = self.out_dir / "model.pt"
+        detector.save(path)
+        (self.out_dir / "checkpoint.pt").unlink(missing_ok=True)
+        return TrainResult(
+            path, history, metrics, self.device,
+            [f.key for f in self.train_files], [f.key for f in self.val_files],
+        )  # fmt: skip
+
+    def final_metrics(self) -> tuple[dict, dict[str, float]]:
+        """Validation metrics at each type's best threshold, the thresholds, and frame-level AP."""
+        if not self.val_arrays:
+            return {"note": "no validation files: add more audio for metrics"}, dict.fromkeys(self.types, 0.5)
+        scores = self.score_files(self.val_arrays)
+        thresholds = {}
+        for name in self.types:
+            # Best F1 per type; among ties, the threshold nearest 0.5.
+            f1_at = {t: self.evaluate(scores, {name: t})["per_type"][name]["f1"] for t in THRESHOLD_GRID}
+            thresholds[name] = max(THRESHOLD_GRID, key=lambda t: (f1_at[t], -abs(t - 0.5)))
+        metrics = self.evaluate(scores, thresholds)
+        default = self.evaluate(scores, 0.5)
+        all_scores = np.concatenate(scores)
+        all_targets = np.concatenate([y for _, y in self.val_arrays])
+        for k, name in enumerate(self.types):
+            metrics["per_type"][name]["frame_ap"] = round_or_none(
+                average_precision(all_scores[:, k], all_targets[:, k])
+            )
+            metrics["per_type"][name]["suggested_threshold"] = thresholds[name]
+            metrics["per_type"][name]["f1_at_0_5"] = default["per_type"][name]["f1"]
+        aps = [m["frame_ap"] for m in metrics["per_type"].values() if m["frame_ap"] is not None]
+        metrics["overall"]["frame_ap"] = round(float(np.mean(aps)), 4) if aps else None
+        metrics["overall"]["f1_at_0_5"] = default["overall"]["f1"]
+        metrics["validation_files"] = len(self.val_files)
+        metrics["collars"] = {"onset_ms": 200, "offset_ms": 200, "offset_rate": 0.2}
+        return metrics, thresholds
+
+
+def round_or_none(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def train(
+    files: list[TrainFile],
+    config: TrainConfig,
+    out_dir: str | os.PathLike,
+    on_epoch: Callable[[EpochReport, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    if not files:
+        raise ValueError("no audio files to train on")
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    return Trainer(files, config, out_dir, on_epoch, should_stop, device).run()
+
+
+__all__ = ["TrainConfig", "TrainFile", "TrainResult", "TrainingCancelled", "train"]

@@ -1,0 +1,185 @@
+"""Training jobs and models through the API: refusals, the real GPU-cluster worker, lineage."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from datasets.models import AnnotationSet
+from relayml.model import Detector
+from relayweb.models import Role
+from tests import factories
+from tests.conftest import upload, wait_for
+from tests.training_data import TYPES, trainable_dataset
+from training import services
+from training.models import DetectorModel, TrainingJob
+
+TINY = {"artifact_types": TYPES, "epochs": 2, "batch_size": 8}
+
+
+@pytest.fixture
+def small_minimum(settings):
+    settings.RELAY_MIN_TRAINING_AUDIO_S = 10
+    return settings
+
+
+def start(api, dataset, annotation_set, config=None):
+    body = {
+        "dataset_id": str(dataset.id),
+        "annotation_set_id": str(annotation_set.id),
+        "config": config or TINY,
+    }
+    return api.post("/api/v1/training-jobs", body, format="json")
+
+
+@pytest.mark.django_db
+class TestRefusals:
+    def test_a_draft_set_is_409(self, api, team, small_minimum):
+        dataset, draft = trainable_dataset(team, clips=3, publish=False)
+        response = start(api, dataset, draft)
+        assert response.status_code == 409 and "publish it" in response.json()["detail"]
+        assert not TrainingJob.objects.exists()
+
+    def test_audio_still_processing_is_409(self, api, team, small_minimum):
+        dataset, published = trainable_dataset(team, clips=3)
+        upload(dataset, "late.wav", factories.wav_bytes())
+        response = start(api, dataset, published)
+        assert response.status_code == 409 and "late.wav (pending)" in response.json()["detail"]
+
+    def test_too_little_audio_is_409(self, api, team, settings):
+        settings.RELAY_MIN_TRAINING_AUDIO_S = 300
+        dataset, published = trainable_dataset(team, clips=2)
+        response = start(api, dataset, published)
+        assert response.status_code == 409 and "at least 5.0 minutes" in response.json()["detail"]
+
+    def test_a_type_without_annotations_is_409(self, api, team, small_minimum):
+        dataset, published = trainable_dataset(team, clips=3)
+        published.annotations.filter(artifact_type__name="dropout").delete()  # as if never labelled
+        response = start(api, dataset, published)
+        assert response.status_code == 409 and "dropout" in response.json()["detail"]
+
+    @pytest.mark.parametrize(
+        ("config", "loc"),
+        [
+            ({"epochs": 2}, ["body", "config", "artifact_types"]),
+            ({**TINY, "artifact_types": ["hum"]}, ["body", "config", "artifact_types"]),
+            ({**TINY, "epochs": 0}, ["body", "config", "epochs"]),
+            ({**TINY, "epochs": 101}, ["body", "config", "epochs"]),
+            ({**TINY, "validation_split": 0.6}, ["body", "config", "validation_split"]),
+            ({**TINY, "learning_rate": 0.5}, ["body", "config", "learning_rate"]),
+            ({**TINY, "batch_size": 4}, ["body", "config", "batch_size"]),
+            ({**TINY, "stride_ms": 600}, ["body", "config", "stride_ms"]),
+        ],
+    )
+    def test_bad_configs_are_422(self, api, team, small_minimum, config, loc):
+        dataset, published = trainable_dataset(team, clips=1)
+        response = start(api, dataset, published, config)
+        assert response.status_code == 422
+        assert loc in [d["loc"] for d in response.json()["detail"]]
+
+    def test_other_teams_dataset_is_404_and_viewers_are_403(
+        self, api, team, other_team, client_for, small_minimum
+    ):
+        dataset, published = trainable_dataset(team, clips=1)
+        outsider = client_for(Role.OWNER, for_team=other_team)
+        assert start(outsider, dataset, published).status_code == 404
+        assert start(client_for(Role.VIEWER), dataset, published).status_code == 403
+
+    def test_a_queued_job_cancels_at_once_and_only_once(self, api, team, small_minimum):
+        dataset, published = trainable_dataset(team, clips=3)
+        job = start(api, dataset, published).json()
+        assert (
+            job["status"] == "pending"
+            and job["config"]["epochs"] == 2
+            and job["config"]["chunk_size_ms"] == 500
+        )
+        cancelled = api.post(f"/api/v1/training-jobs/{job['id']}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        assert api.post(f"/api/v1/training-jobs/{job['id']}/cancel").status_code == 409
+
+    def test_a_job_whose_worker_died_ends_failed(self, api, team, small_minimum):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        dataset, published = trainable_dataset(team, clips=3)
+        job = start(api, dataset, published).json()
+        TrainingJob.objects.filter(pk=job["id"]).update(
+            status="training", heartbeat_at=timezone.now() - timedelta(hours=1)
+        )
+        body = api.get(f"/api/v1/training-jobs/{job['id']}").json()
+        assert body["status"] == "failed" and "stopped responding" in body["error_message"]
+
+    def test_the_hook_fails_a_job_killed_by_its_timeout(self, api, team, small_minimum):
+        from django_q.models import Task
+
+        from training.tasks import train_finished
+
+        dataset, published = trainable_dataset(team, clips=3)
+        job = start(api, dataset, published).json()
+        train_finished(Task(args=(job["id"],), success=False, result="Task exceeded timeout"))
+        body = api.get(f"/api/v1/training-jobs/{job['id']}").json()
+        assert (
+            body["status"] == "failed" and body["error_message"] == "Training stopped: Task exceeded timeout"
+        )
+
+
+@pytest.mark.worker
+def test_training_end_to_end_through_the_gpu_cluster(gpu_worker, api, team, small_minimum):
+    dataset, published = trainable_dataset(team, clips=6)
+    response = start(api, dataset, published)
+    assert response.status_code == 201
+    job_id = response.json()["id"]
+    url = f"/api/v1/training-jobs/{job_id}"
+    job = wait_for(lambda: (j := api.get(url).json())["status"] in {"completed", "failed"} and j, timeout=180)
+    assert job["status"] == "completed", job["error_message"]
+    assert job["progress"] == 1.0 and job["current_epoch"] == 2 and job["device"] == "cpu"
+    assert [h["epoch"] for h in job["history"]] == [1, 2]
+    assert all(h["train_loss"] > 0 and h["val_f1"] is not None for h in job["history"])
+    assert job["started_at"] and job["completed_at"] and job["annotation_set_version"] == 1
+
+    model = api.get(f"/api/v1/models/{job['model_id']}").json()
+    assert model["training_job_id"] == job_id and model["dataset_id"] == str(dataset.id)
+    assert model["annotation_set_id"] == str(published.id) and model["annotation_set_version"] == 1
+    assert model["artifact_types"] == TYPES
+    per_type = model["metrics"]["per_type"]
+    assert set(per_type) == set(TYPES)
+    for metrics in per_type.values():
+        assert {"precision", "recall", "f1", "frame_ap", "suggested_threshold"} <= set(metrics)
+    assert 0 <= model["metrics"]["overall"]["f1"] <= 1
+
+    download = api.get(f"/api/v1/models/{model['id']}/download")
+    raw = b"".join(download.streaming_content)
+    payload = torch.load(io.BytesIO(raw), weights_only=True)
+    assert payload["artifact_types"] == TYPES and payload["feature_params"]["n_mels"] == 64
+    assert "mean" in payload["normalisation"] and payload["code_version"]
+
+    renamed = api.patch(f"/api/v1/models/{model['id']}", {"name": "TTS glitches v1"}, format="json")
+    assert renamed.json()["name"] == "TTS glitches v1"
+    assert api.get("/api/v1/models").json()["total"] == 1
+
+    # Deleting the dataset leaves the model (and its file) working.
+    assert api.delete(f"/api/v1/datasets/{dataset.id}").status_code == 204
+    stored = DetectorModel.objects.get(pk=model["id"])
+    from django.conf import settings
+
+    Detector.load(settings.MEDIA_ROOT / stored.file_path)
+    assert api.get(f"/api/v1/models/{model['id']}").json()["dataset_id"] == str(dataset.id)
+    assert api.delete(f"/api/v1/models/{model['id']}").status_code == 204
+    assert api.get(f"/api/v1/models/{model['id']}").status_code == 404
+
+
+@pytest.mark.worker
+def test_cancelling_a_running_job_stops_the_worker(gpu_worker, api, team, small_minimum):
+    dataset, published = trainable_dataset(team, clips=4)
+    job_id = start(api, dataset, published, {**TINY, "epochs": 100}).json()["id"]
+    url = f"/api/v1/training-jobs/{job_id}"
+    wait_for(lambda: api.get(url).json()["current_epoch"] >= 1, timeout=120)
+    assert api.post(f"{url}/cancel").json()["status"] == "training"  # asked; the worker stops next
+    job = wait_for(lambda: (j := api.get(url).json())["status"] != "training" and j, timeout=60)
+    assert job["status"] == "cancelled" and job["model_id"] is None
+    assert job["current_epoch"] < 100
+    assert not AnnotationSet.objects.filter(pk=published.id, status="draft").exists()
+    assert services.reap_stale_jobs() == 0

@@ -1,0 +1,174 @@
+"""Every change to training jobs and models: prerequisites, queueing, progress, results."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from datasets.models import AnnotationSet, Dataset, ProcessingStatus
+from relayweb.errors import Conflict
+from training.models import FINISHED, DetectorModel, TrainingJob, TrainingStatus
+
+log = logging.getLogger(__name__)
+
+
+def job_dir(job_id) -> Path:
+    return Path(settings.MEDIA_ROOT) / "training" / str(job_id)
+
+
+def model_relpath(model_id) -> str:
+    return f"models/{model_id}/model.pt"
+
+
+def check_prerequisites(dataset: Dataset, annotation_set: AnnotationSet, types: list[str]) -> None:
+    """Each unmet prerequisite is a 409 with a reason a person can act on."""
+    if not annotation_set.is_published:
+        raise Conflict(
+            f"Annotation set v{annotation_set.version} is a draft: publish it before training on it"
+        )
+    not_ready = dataset.audio_files.exclude(processing_status=ProcessingStatus.READY)
+    if not_ready.exists():
+        names = ", ".join(f"{a.original_filename} ({a.processing_status})" for a in not_ready[:5])
+        raise Conflict(
+            f"{not_ready.count()} audio file(s) are not ready: {names}. "
+            "Wait for processing, or delete failed files"
+        )
+    total_ms = dataset.audio_files.aggregate(ms=Sum("duration_ms"))["ms"] or 0
+    needed_ms = settings.RELAY_MIN_TRAINING_AUDIO_S * 1000
+    if total_ms < needed_ms:
+        raise Conflict(
+            f"Training needs at least {needed_ms / 60000:.1f} minutes of audio; this dataset has "
+            f"{total_ms / 60000:.1f}"
+        )
+    counts = set(annotation_set.annotations.values_list("artifact_type__name", flat=True).distinct())
+    missing = [t for t in types if t not in counts]
+    if missing:
+        raise Conflict(
+            f"Annotation set v{annotation_set.version} has no annotations of: {', '.join(missing)}"
+        )
+
+
+def create_job(team, dataset: Dataset, annotation_set: AnnotationSet, config: dict, user=None) -> TrainingJob:
+    check_prerequisites(dataset, annotation_set, config["artifact_types"])
+    with transaction.atomic():
+        job = TrainingJob.objects.create(
+            team=team,
+            dataset_id=dataset.id,
+            annotation_set_id=annotation_set.id,
+            annotation_set_version=annotation_set.version,
+            config=config,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        transaction.on_commit(lambda: enqueue(job.id))
+    return job
+
+
+def enqueue(job_id) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "training.tasks.train_job",
+        str(job_id),
+        cluster=settings.RELAY_GPU_CLUSTER,
+        hook="training.tasks.train_finished",
+        task_name=f"train {job_id}",
+    )
+    TrainingJob.objects.filter(pk=job_id, status=TrainingStatus.PENDING).update(status=TrainingStatus.QUEUED)
+
+
+def start(job_id, device: str) -> TrainingJob | None:
+    """Mark a queued job as training; None if it was cancelled or is gone."""
+    now = timezone.now()
+    updated = TrainingJob.objects.filter(
+        pk=job_id, status__in=[TrainingStatus.PENDING, TrainingStatus.QUEUED], cancel_requested=False
+    ).update(status=TrainingStatus.TRAINING, started_at=now, heartbeat_at=now, device=device)
+    return TrainingJob.objects.get(pk=job_id) if updated else None
+
+
+def record_epoch(job_id, report: dict, progress: float) -> None:
+    job = TrainingJob.objects.get(pk=job_id)
+    job.history = [*job.history, report]
+    job.current_epoch, job.progress, job.heartbeat_at = report["epoch"], round(progress, 4), timezone.now()
+    job.save(update_fields=["history", "current_epoch", "progress", "heartbeat_at"])
+
+
+def beat_and_check_cancel(job_id) -> bool:
+    TrainingJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+    return TrainingJob.objects.filter(pk=job_id, cancel_requested=True).exists()
+
+
+def finish(job_id, status: str, message: str = "") -> None:
+    TrainingJob.objects.filter(pk=job_id).exclude(status__in=FINISHED).update(
+        status=status, error_message=message[:4000], completed_at=timezone.now()
+    )
+    shutil.rmtree(job_dir(job_id), ignore_errors=True)
+
+
+@transaction.atomic
+def complete(job: TrainingJob, result) -> DetectorModel:
+    model = DetectorModel(
+        team_id=job.team_id,
+        training_job=job,
+        dataset_id=job.dataset_id,
+        annotation_set_id=job.annotation_set_id,
+        annotation_set_version=job.annotation_set_version,
+        artifact_types=job.config["artifact_types"],
+        config=job.config,
+        metrics=result.metrics,
+    )
+    model.name = default_model_name(job)
+    target = Path(settings.MEDIA_ROOT) / model_relpath(model.id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(result.model_path), target)
+    model.file_path, model.size_bytes = model_relpath(model.id), target.stat().st_size
+    model.save()
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status=TrainingStatus.COMPLETED, progress=1.0, completed_at=timezone.now(), device=result.device
+    )
+    return model
+
+
+def default_model_name(job: TrainingJob) -> str:
+    dataset = Dataset.objects.filter(pk=job.dataset_id).first()
+    base = dataset.name if dataset else "model"
+    return f"{base} v{job.annotation_set_version} ({timezone.now():%Y-%m-%d %H:%M})"
+
+
+def cancel(job: TrainingJob) -> TrainingJob:
+    with transaction.atomic():
+        locked = TrainingJob.objects.select_for_update().get(pk=job.pk)
+        if locked.is_finished:
+            raise Conflict(f"Training job is already {locked.status}")
+        if locked.status == TrainingStatus.TRAINING:
+            locked.cancel_requested = True  # the worker stops at its next batch
+            locked.save(update_fields=["cancel_requested"])
+        else:
+            locked.cancel_requested, locked.status = True, TrainingStatus.CANCELLED
+            locked.completed_at = timezone.now()
+            locked.save(update_fields=["cancel_requested", "status", "completed_at"])
+    return locked
+
+
+def reap_stale_jobs() -> int:
+    """Jobs whose worker died (killed, machine lost) end `failed` instead of training forever."""
+    limit = timezone.now() - timedelta(seconds=settings.RELAY_TRAINING_STALE_S)
+    stale = TrainingJob.objects.filter(status=TrainingStatus.TRAINING, heartbeat_at__lt=limit)
+    count = 0
+    for job in stale:
+        finish(job.id, TrainingStatus.FAILED, f"The training worker stopped responding (no progress for "
+               f"{settings.RELAY_TRAINING_STALE_S} s); start a new training job")  # fmt: skip
+        count += 1
+    return count
+
+
+def delete_model(model: DetectorModel) -> None:
+    folder = (Path(settings.MEDIA_ROOT) / model.file_path).parent
+    model.delete()
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
