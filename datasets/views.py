@@ -72,6 +72,7 @@ def dataset_detail(request, dataset_id):
         "counts": services.status_counts(dataset),
         "stats": services.dataset_stats(dataset),
         "sets": sets,
+        "can_train": role_at_least(request.membership.role, Role.ADMIN),
     }
     return render(request, "datasets/detail.html", context)
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("relayweb.page_urls")),
     path("", include("datasets.urls")),
+    path("", include("training.urls")),
 ]
 
 

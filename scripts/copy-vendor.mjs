@@ -1,14 +1,18 @@
 // Copy the browser builds of our npm dependencies into static/vendor (git-ignored).
 // Nothing is vendored by hand: package-lock.json pins what lands here.
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const target = join(root, "static", "vendor");
 
+// `files` limits the copy to those paths inside `from`; without it the whole folder is copied.
 const packages = [
   { name: "wavesurfer.js", from: "dist" },
+  { name: "chart.js", from: "dist", files: ["chart.umd.min.js"] },
 ];
+
+const skip = (src) => src.endsWith(".d.ts") || src.endsWith(".map");
 
 rmSync(target, { recursive: true, force: true });
 for (const pkg of packages) {
@@ -19,6 +23,8 @@ for (const pkg of packages) {
   }
   const dest = join(target, pkg.name);
   mkdirSync(dest, { recursive: true });
-  cpSync(source, dest, { recursive: true, filter: (src) => !src.endsWith(".d.ts") && !src.endsWith(".map") });
-  console.log(`copied ${pkg.name} → static/vendor/${pkg.name} (${readdirSync(dest).length} entries)`);
+  for (const entry of pkg.files ?? ["."]) {
+    cpSync(join(source, entry), join(dest, entry), { recursive: true, filter: (src) => !skip(src) });
+  }
+  console.log(`copied ${pkg.name} → static/vendor/${pkg.name}`);
 }

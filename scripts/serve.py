@@ -1,4 +1,7 @@
-"""`make run`: the dashboard and a django-q2 worker in the foreground; Ctrl-C stops both.
+"""`make run`: the dashboard and both django-q2 clusters in the foreground; Ctrl-C stops all.
+
+The default cluster ingests audio; the `gpu` cluster (one worker, a fresh process per task)
+trains models. On a machine with a GPU the training worker uses it.
 
 Fine for a workstation or a small team. Production runs the same two processes under a
 process manager, with gunicorn in place of the development server.
@@ -19,9 +22,12 @@ PORT = os.environ.get("PORT", "8000")
 def main() -> int:
     python = sys.executable
     worker = subprocess.Popen([python, "manage.py", "qcluster"])
+    gpu_worker = subprocess.Popen(
+        [python, "manage.py", "qcluster"], env={**os.environ, "Q_CLUSTER_NAME": "gpu"}
+    )
     web = subprocess.Popen([python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"])
-    print(f"Relay is serving http://{HOST}:{PORT}/ with a worker; Ctrl-C stops both.", flush=True)
-    processes = [web, worker]
+    print(f"Relay is serving http://{HOST}:{PORT}/ with its workers; Ctrl-C stops them all.", flush=True)
+    processes = [web, worker, gpu_worker]
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)

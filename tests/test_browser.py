@@ -125,3 +125,28 @@ def test_dataset_page_uploads_a_file_and_lists_it(page, live_server, tmp_path):
     expect(page.locator(".flash")).to_contain_text("1 file(s) uploaded")
     expect(page.locator("#audio")).to_contain_text("hello.wav")
     assert dataset.audio_files.get().original_filename == "hello.wav"
+
+
+@pytest.mark.worker
+def test_train_from_a_published_set_and_watch_it_live(page, live_server, gpu_worker, settings):
+    from tests.training_data import trainable_dataset
+
+    settings.RELAY_MIN_TRAINING_AUDIO_S = 10
+    team = factories.make_team("Acme")
+    factories.make_user(team, "ada", Role.OWNER)
+    dataset, published = trainable_dataset(team, clips=4)
+    sign_in(page, live_server, "ada")
+    page.goto(f"{live_server.url}/datasets/{dataset.id}/")
+    form = page.locator("tr[data-set-version='1'] form.train-form")
+    form.locator("input[name=epochs]").fill("2")
+    form.locator("button").click()
+    expect(page.locator("h1")).to_contain_text("Training job")
+    expect(page.locator("#job-status")).to_have_text("completed", timeout=120_000)
+    expect(page.locator("#job-epoch")).to_have_text("2")
+    expect(page.locator("#model-link")).to_be_visible(timeout=10_000)  # the page reloads with the model
+    assert page.evaluate("window.Chart.getChart('loss-chart').data.labels.length") == 2
+    page.click("#model-link")
+    expect(page.locator("#metrics")).to_contain_text("glitch")
+    expect(page.locator("#metrics")).to_contain_text("overall")
+    page.click("text=Models")
+    expect(page.locator("#models")).to_contain_text("Trainable v1")

@@ -8,12 +8,14 @@ from django.core.management import call_command
 from datasets.models import Annotation, AudioFile, Dataset
 from relayweb.models import ApiKey
 from tests.conftest import api_client
+from training.models import DetectorModel
 
 pytestmark = pytest.mark.django_db
 
 
-def test_relay_demo_fills_a_team_with_ready_annotated_audio(capsys):
-    call_command("relay_demo", "--files", "3", "--sentences", "2")
+def test_relay_demo_fills_a_team_with_ready_annotated_audio_and_trains_a_model(capsys, settings):
+    settings.RELAY_MIN_TRAINING_AUDIO_S = 10
+    call_command("relay_demo", "--files", "3", "--sentences", "2", "--epochs", "1")
     output = capsys.readouterr().out
     dataset = Dataset.objects.get(team__name="Demo")
     assert AudioFile.objects.filter(dataset=dataset, processing_status="ready").count() == 3
@@ -27,5 +29,9 @@ def test_relay_demo_fills_a_team_with_ready_annotated_audio(capsys):
     listed = api_client(key).get("/api/v1/datasets").json()
     assert listed["items"][0]["audio_count"] == 3
 
-    call_command("relay_demo", "--files", "1", "--sentences", "2")  # running again starts afresh
+    model = DetectorModel.objects.get(team__name="Demo")
+    assert model.dataset_id == dataset.id and model.training_job.status == "completed"
+    assert "training completed" in output
+
+    call_command("relay_demo", "--files", "1", "--sentences", "2", "--epochs", "0")  # again: afresh
     assert Dataset.objects.filter(team__name="Demo").count() == 1

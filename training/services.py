@@ -55,7 +55,9 @@ def check_prerequisites(dataset: Dataset, annotation_set: AnnotationSet, types: 
         )
 
 
-def create_job(team, dataset: Dataset, annotation_set: AnnotationSet, config: dict, user=None) -> TrainingJob:
+def create_job(
+    team, dataset: Dataset, annotation_set: AnnotationSet, config: dict, user=None, queue: bool = True
+) -> TrainingJob:
     check_prerequisites(dataset, annotation_set, config["artifact_types"])
     with transaction.atomic():
         job = TrainingJob.objects.create(
@@ -66,7 +68,8 @@ def create_job(team, dataset: Dataset, annotation_set: AnnotationSet, config: di
             config=config,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        transaction.on_commit(lambda: enqueue(job.id))
+        if queue:
+            transaction.on_commit(lambda: enqueue(job.id))
     return job
 
 

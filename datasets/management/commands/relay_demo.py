@@ -22,19 +22,23 @@ TYPES = [
     {"name": "dropout", "description": "Audio cuts to digital silence", "color": "#911EB4"},
 ]
 FORMATS = ["wav", "mp3", "flac", "ogg", "m4a"]
+TRAINING_DEFAULTS = {"validation_split": 0.2, "learning_rate": 0.003, "batch_size": 32, "chunk_size_ms": 500,
+                     "stride_ms": 250, "context_ms": 1000}  # fmt: skip
 
 
 class Command(BaseCommand):
     help = "Create a demo team, user and dataset of generated speech with a published annotation set."
 
     def add_arguments(self, parser):
-        parser.add_argument("--files", type=int, default=12)
+        # 26 clips of 4 sentences make the 5 minutes of audio training asks for.
+        parser.add_argument("--files", type=int, default=26)
         parser.add_argument("--sentences", type=int, default=4)
         parser.add_argument("--team", default="Demo")
         parser.add_argument("--username", default="demo")
         parser.add_argument("--password", default="relay-demo")
+        parser.add_argument("--epochs", type=int, default=10, help="training epochs (0: do not train)")
 
-    def handle(self, *args, files, sentences, team, username, password, **options):
+    def handle(self, *args, files, sentences, team, username, password, epochs, **options):
         team_obj, _ = Team.objects.get_or_create(name=team)
         user = self.demo_user(team_obj, username, password)
         for old in Dataset.objects.filter(team=team_obj, name=DATASET_NAME):
@@ -44,12 +48,33 @@ class Command(BaseCommand):
         )
         labelled = self.add_audio(dataset, files, sentences)
         published = self.annotate(dataset, labelled, user)
+        if epochs:
+            self.train(team_obj, dataset, published, epochs, user)
         _, key = ApiKey.issue(team_obj, Role.ADMIN, name="relay_demo", user=user)
         self.stdout.write(
             f"Demo ready: {len(labelled)} files, annotation set v{published.version} published.\n"
             f"Sign in at /login/ as {username} / {password}\n"
             f"API key (admin, team {team}): {key}"
         )
+
+    def train(self, team, dataset, published, epochs: int, user) -> None:
+        """Train inline (the same task the GPU worker runs), so the demo has a model at once."""
+        from relayweb.errors import Conflict
+        from training import services as training
+        from training.tasks import train_job
+
+        config = {**TRAINING_DEFAULTS, "artifact_types": [t["name"] for t in TYPES], "epochs": epochs}
+        try:
+            job = training.create_job(team, dataset, published, config, user, queue=False)
+        except Conflict as exc:
+            self.stdout.write(f"  not training: {exc.detail}")
+            return
+        self.stdout.write(f"  training {epochs} epochs …")
+        train_job(str(job.id))
+        job.refresh_from_db()
+        model = getattr(job, "detector", None)
+        f1 = model.metrics["overall"]["f1"] if model else None
+        self.stdout.write(f"  training {job.status}: model {model.name if model else '—'}, event F1 {f1}")
 
     def demo_user(self, team: Team, username: str, password: str):
         user, _ = get_user_model().objects.get_or_create(username=username)

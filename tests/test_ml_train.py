@@ -1,0 +1,81 @@
+"""Training in the ML package alone: a tiny real model on real generated speech."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from relayml import synth
+from relayml.detect import detect
+from relayml.events import Event
+from relayml.ingest import FEATURES_NAME, process
+from relayml.model import Detector
+from relayml.train import TrainConfig, TrainFile, TrainingCancelled, split_files, train
+
+TYPES = ["glitch", "long_pause", "clipping", "dropout"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> list[TrainFile]:
+    folder = tmp_path_factory.mktemp("clips")
+    out = []
+    for seed in range(5):
+        clip = synth.make_clip(700 + seed, sentences=2)
+        clip_dir = folder / str(seed)
+        clip_dir.mkdir()
+        sf.write(clip_dir / "a.wav", clip.audio, synth.SAMPLE_RATE, subtype="PCM_16")
+        process(clip_dir / "a.wav", clip_dir)
+        events = [Event(x.artifact_type, x.start_ms, x.end_ms) for x in clip.labels]
+        out.append(TrainFile(str(seed), str(clip_dir / FEATURES_NAME), events, clip.duration_ms))
+    return out
+
+
+def tiny(**changes) -> TrainConfig:
+    return TrainConfig(**{"artifact_types": TYPES, "epochs": 2, "batch_size": 8, **changes})
+
+
+def test_files_are_split_by_file_and_both_sides_get_some(files):
+    train_part, val_part = split_files(files, 0.2, seed=0)
+    assert len(val_part) == 1 and len(train_part) == 4
+    assert not {f.key for f in train_part} & {f.key for f in val_part}
+    assert split_files(files, 0.2, seed=0) == (train_part, val_part)
+
+
+def test_a_trained_model_is_self_describing_and_loads_weights_only(files, tmp_path):
+    epochs = []
+    result = train(files, tiny(), tmp_path, on_epoch=lambda report, progress: epochs.append(progress))
+    assert epochs == [0.5, 1.0]
+    assert [h["epoch"] for h in result.history] == [1, 2] and result.device == "cpu"
+    payload = torch.load(result.model_path, weights_only=True)
+    assert payload["format"] == "relay-detector" and payload["artifact_types"] == TYPES
+    assert payload["feature_params"]["hop_length"] == 160 and payload["geometry"]["chunk_frames"] == 50
+    assert set(payload["thresholds"]) == set(TYPES)
+    assert not (Path(tmp_path) / "checkpoint.pt").exists()
+    detector = Detector.load(result.model_path)
+    found = detect(detector, np.load(files[0].features_path), threshold=0.5, duration_ms=files[0].duration_ms)
+    assert all(e.artifact_type in TYPES and 0 <= e.start_ms < e.end_ms <= files[0].duration_ms for e in found)
+    assert result.metrics["overall"]["support"] == sum(
+        len(f.events) for f in files if f.key in result.validation_files
+    )
+
+
+def test_the_same_seed_trains_the_same_model(files, tmp_path):
+    first = train(files, tiny(epochs=1), tmp_path / "a")
+    second = train(files, tiny(epochs=1), tmp_path / "b")
+    assert first.history[0]["train_loss"] == second.history[0]["train_loss"]
+
+
+def test_a_stop_request_cancels_training(files, tmp_path):
+    calls = []
+
+    def should_stop() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(TrainingCancelled):
+        train(files, tiny(epochs=5), tmp_path, should_stop=should_stop)
+    assert not (tmp_path / "model.pt").exists()
