@@ -66,6 +66,7 @@ demo: install migrate
 
 bench: install
 	$(PY) bench/ingest.py
+	$(PY) bench/train.py
 
 clean:
 	rm -rf var static/vendor node_modules

@@ -19,7 +19,7 @@ def staff_client(client):
 
 
 def test_every_relay_model_is_registered_with_list_columns():
-    for app in ("relayweb", "datasets"):
+    for app in ("relayweb", "datasets", "training"):
         from django.apps import apps
 
         for model in apps.get_app_config(app).get_models():

@@ -183,3 +183,23 @@ def test_cancelling_a_running_job_stops_the_worker(gpu_worker, api, team, small_
     assert job["current_epoch"] < 100
     assert not AnnotationSet.objects.filter(pk=published.id, status="draft").exists()
     assert services.reap_stale_jobs() == 0
+
+
+@pytest.mark.worker
+def test_a_worker_killed_mid_training_leaves_the_job_failed_with_a_reason(
+    gpu_worker, api, team, small_minimum
+):
+    import os
+    import signal
+
+    small_minimum.RELAY_TRAINING_STALE_S = 12  # the worker beats every 5 s while it trains
+    dataset, published = trainable_dataset(team, clips=4)
+    job_id = start(api, dataset, published, {**TINY, "epochs": 100}).json()["id"]
+    url = f"/api/v1/training-jobs/{job_id}"
+    wait_for(lambda: api.get(url).json()["current_epoch"] >= 1, timeout=120)
+    os.killpg(gpu_worker.pid, signal.SIGKILL)  # the machine is gone: no hook, no goodbye
+    gpu_worker.wait(timeout=10)
+    assert api.get(url).json()["status"] == "training"
+    job = wait_for(lambda: (j := api.get(url).json())["status"] != "training" and j, timeout=60, interval=1)
+    assert job["status"] == "failed"
+    assert "stopped responding" in job["error_message"] and job["completed_at"]
