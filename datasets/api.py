@@ -30,7 +30,7 @@ from relayml.ingest import load_peaks
 from relayweb.auth import Public, caller_of
 from relayweb.errors import Conflict, Unprocessable
 from relayweb.models import Role
-from relayweb.pagination import query_int
+from relayweb.pagination import query_choice, query_int
 from relayweb.ranges import ranged_file_response
 
 UPLOAD_SALT = "relay.audio.upload"
@@ -112,14 +112,7 @@ class AudioListView(GenericAPIView):
     def get(self, request, dataset_id):
         dataset = get_dataset(request, dataset_id)
         audio = dataset.audio_files.all()
-        wanted = request.query_params.get("status")
-        if wanted:
-            if wanted not in ProcessingStatus.values:
-                raise Unprocessable(
-                    ["query", "status"],
-                    f"status must be one of {', '.join(ProcessingStatus.values)}",
-                    "type_error.enum",
-                )
+        if wanted := query_choice(request, "status", ProcessingStatus.values):
             audio = audio.filter(processing_status=wanted)
         audio = services.search_audio(audio, request.query_params.get("search", "").strip())
         page = self.paginate_queryset(audio)

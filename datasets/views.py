@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
@@ -13,11 +13,7 @@ from datasets import services
 from datasets.models import Dataset, ProcessingStatus
 from datasets.serializers import DatasetWriteSerializer
 from relayweb.models import Role, role_at_least
-from relayweb.views import team_required
-
-
-def team_dataset(request, dataset_id) -> Dataset:
-    return get_object_or_404(Dataset, pk=dataset_id, team=request.membership.team)
+from relayweb.views import team_object, team_required
 
 
 @team_required()
@@ -52,7 +48,7 @@ def create_dataset(request):
 
 @team_required()
 def dataset_detail(request, dataset_id):
-    dataset = team_dataset(request, dataset_id)
+    dataset = team_object(Dataset, request, dataset_id)
     audio = dataset.audio_files.all()
     status = request.GET.get("status", "")
     if status in ProcessingStatus.values:
@@ -80,7 +76,7 @@ def dataset_detail(request, dataset_id):
 @require_POST
 @team_required(Role.ANNOTATOR)
 def upload_audio(request, dataset_id):
-    dataset = team_dataset(request, dataset_id)
+    dataset = team_object(Dataset, request, dataset_id)
     try:
         files = request.FILES.getlist("file")
         for uploaded in files:

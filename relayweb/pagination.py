@@ -26,6 +26,16 @@ def query_int(request, name: str, default: int, low: int, high: int | None = Non
     return value
 
 
+def query_choice(request, name: str, choices: list[str]) -> str | None:
+    """An optional enum query parameter (`?status=ready`); anything else is a 422."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if raw not in choices:
+        raise Unprocessable(["query", name], f"{name} must be one of {', '.join(choices)}", "type_error.enum")
+    return raw
+
+
 class PagePagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.page = query_int(request, "page", 1, 1)

@@ -36,6 +36,11 @@ def team_required(role: str = Role.VIEWER):
     return decorator
 
 
+def team_object(model, request, pk):
+    """One of the current team's objects, or a 404 (never another team's)."""
+    return get_object_or_404(model, pk=pk, team=request.membership.team)
+
+
 @require_POST
 @login_required
 def switch_team(request):
@@ -67,7 +72,7 @@ def api_keys(request):
 @require_POST
 @team_required(Role.ADMIN)
 def revoke_api_key(request, key_id):
-    key = get_object_or_404(ApiKey, pk=key_id, team=request.membership.team)
+    key = team_object(ApiKey, request, key_id)
     key.revoke()
     messages.success(request, f"Key {key.prefix}… revoked. Clients using it now get 401.")
     return redirect("api-keys")

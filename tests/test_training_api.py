@@ -99,6 +99,14 @@ class TestRefusals:
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
         assert api.post(f"/api/v1/training-jobs/{job['id']}/cancel").status_code == 409
 
+    def test_jobs_list_and_filter_by_status(self, api, team, small_minimum):
+        dataset, published = trainable_dataset(team, clips=3)
+        job = start(api, dataset, published).json()
+        assert api.get("/api/v1/training-jobs").json()["total"] == 1
+        assert api.get("/api/v1/training-jobs?status=completed").json()["total"] == 0
+        assert api.get("/api/v1/training-jobs?status=pending").json()["items"][0]["id"] == job["id"]
+        assert api.get("/api/v1/training-jobs?status=bogus").status_code == 422
+
     def test_a_job_whose_worker_died_ends_failed(self, api, team, small_minimum):
         from datetime import timedelta
 

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 
 from datasets.api import get_dataset, validated
 from relayweb.auth import caller_of
-from relayweb.errors import Unprocessable
 from relayweb.models import Role
+from relayweb.pagination import query_choice
 from training import services
 from training.models import DetectorModel, TrainingJob, TrainingStatus
 from training.serializers import (
@@ -59,12 +59,7 @@ class TrainingJobListView(GenericAPIView):
     def get(self, request):
         services.reap_stale_jobs()
         jobs = team_jobs(request)
-        wanted = request.query_params.get("status")
-        if wanted:
-            if wanted not in TrainingStatus.values:
-                raise Unprocessable(
-                    ["query", "status"], f"status must be one of {', '.join(TrainingStatus.values)}"
-                )
+        if wanted := query_choice(request, "status", TrainingStatus.values):
             jobs = jobs.filter(status=wanted)
         page = self.paginate_queryset(jobs)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

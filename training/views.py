@@ -10,17 +10,10 @@ from rest_framework.exceptions import APIException
 
 from datasets.models import AnnotationSet, Dataset
 from relayweb.models import Role, role_at_least
-from relayweb.views import team_required
+from relayweb.views import team_object, team_required
 from training import services
 from training.models import DetectorModel, TrainingJob
 from training.serializers import TrainingConfigSerializer
-
-
-def team_object(model, request, pk):
-    found = model.objects.filter(team=request.membership.team, pk=pk).first()
-    if found is None:
-        raise Http404(f"{model._meta.verbose_name} not found")
-    return found
 
 
 @team_required()
