@@ -6,7 +6,7 @@ function chart(id, datasets, yLabel) {
   return new window.Chart(document.getElementById(id), {
     type: "line",
     data: { labels: [], datasets },
-    options: { animation: false, scales: { x: { title: { display: true, text: "epoch" } }, y: { title: { display: true, text: yLabel } } } },
+    options: { animation: false, maintainAspectRatio: false, scales: { x: { title: { display: true, text: "epoch" } }, y: { title: { display: true, text: yLabel } } } },
   });
 }
 
