@@ -4,7 +4,8 @@ Why a CRNN: artifacts are local in time and frequency (a click is a broadband fl
 adds harmonics, a dropout is a hole), which convolutions over the spectrogram see well; whether a
 silence is a *long* pause, or a burst is out of place, needs context along time, which a
 bidirectional GRU gives. Time is pooled once, to 40 ms steps, well inside the 200 ms event
-collars; the output is repeated back to the 10 ms feature frames. It is small (≈0.1 M parameters) so it trains in minutes on two CPU cores.
+collars; the output is repeated back to the 10 ms feature frames. It is small (≈0.1 M
+parameters), so it trains in minutes on two CPU cores.
 """
 
 from __future__ import annotations
