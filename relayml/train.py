@@ -186,7 +186,7 @@ def normalisation(arrays) -> tuple[np.ndarray, np.ndarray]:
     return stacked.mean(axis=0), stacked.std(axis=0) + 1e-3
 
 
-def positive_weights(arrays, n_types: int) -> torch.Tensor:
+def positive_weights(arrays) -> torch.Tensor:
     """sqrt(negatives / positives) per type, capped: rare types count more, without exploding."""
     targets = np.concatenate([y for _, y in arrays])
     pos = targets.sum(axis=0)
@@ -230,7 +230,7 @@ class Trainer:
             optimiser, max_lr=self.config.learning_rate, total_steps=steps, pct_start=0.15
         )
         loss_fn = nn.BCEWithLogitsLoss(
-            pos_weight=positive_weights(self.train_arrays, len(self.types)).to(self.device), reduction="none"
+            pos_weight=positive_weights(self.train_arrays).to(self.device), reduction="none"
         )
         history, best = [], (-1.0, None)
         for epoch in range(1, self.config.epochs + 1):

@@ -101,6 +101,9 @@ def test_list_carries_counts_and_total_duration(api, team, ready_audio):
     assert by_name["TTS Quality"]["annotation_set_count"] == 1
     assert by_name["TTS Quality"]["total_duration_ms"] == ready_audio.duration_ms
     assert by_name["empty one"]["audio_count"] == 0 and by_name["empty one"]["total_duration_ms"] == 0
+    detail = api.get(f"/api/v1/datasets/{ready_audio.dataset_id}").json()
+    stats = ("audio_count", "annotation_set_count", "total_duration_ms")
+    assert {k: detail[k] for k in stats} == {k: by_name["TTS Quality"][k] for k in stats}
 
 
 def test_pagination_pages_and_refuses_out_of_range_sizes(api, team):
