@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -12,7 +10,7 @@ from rest_framework.response import Response
 
 from datasets import annotations as service
 from datasets.api import get_dataset, validated
-from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset
+from datasets.models import Annotation, AnnotationSet, Dataset
 from datasets.serializers import (
     AnnotationInputSerializer,
     AnnotationPatchSerializer,
@@ -20,23 +18,12 @@ from datasets.serializers import (
     AnnotationSetCreateSerializer,
     AnnotationSetSerializer,
     BulkAnnotationSerializer,
+    DatasetContext,
+    valid_uuid_strings,
 )
 from relayweb.auth import caller_of
 from relayweb.errors import Unprocessable
 from relayweb.models import Role
-
-
-class DatasetContext:
-    """What annotation validation needs of a dataset, fetched once per request."""
-
-    def __init__(self, dataset: Dataset, audio_ids=()):
-        self.dataset = dataset
-        self.types = {t.name: t for t in dataset.artifact_types.all()}
-        ids = {str(i) for i in audio_ids}
-        self._audio = {str(a.id): a for a in dataset.audio_files.filter(pk__in=ids)} if ids else {}
-
-    def audio(self, audio_id) -> AudioFile | None:
-        return self._audio.get(str(audio_id))
 
 
 def get_set(dataset: Dataset, set_id) -> AnnotationSet:
@@ -60,16 +47,6 @@ def raw_audio_ids(items) -> list:
     if not isinstance(items, list):
         return []
     return [item.get("audio_file_id") for item in items if isinstance(item, dict)]
-
-
-def valid_uuid_strings(values) -> list[str]:
-    out = []
-    for value in values:
-        try:
-            out.append(str(uuid.UUID(str(value))))
-        except (ValueError, TypeError, AttributeError):
-            continue
-    return out
 
 
 class AnnotationSetListView(GenericAPIView):

@@ -130,3 +130,16 @@ def delete_annotation(annotation: Annotation, expected_version: int | None) -> N
         if expected_version is not None and not rows.filter(version=expected_version).exists():
             raise Conflict("Annotation was changed by someone else; reload it before deleting")
         rows.delete()
+
+
+def import_annotations(
+    annotation_set: AnnotationSet, items: list[dict], user=None, replace: bool = False
+) -> list[Annotation]:
+    """Add `items` to a draft in one transaction; with `replace`, first drop the set's annotations
+    of the files the import covers (so an edited export round-trips without duplicates)."""
+    with transaction.atomic():
+        lock_draft(annotation_set)
+        if replace:
+            files = {item["audio_file"].pk for item in items}
+            annotation_set.annotations.filter(audio_file_id__in=files).delete()
+        return create_annotations(annotation_set, items, user)

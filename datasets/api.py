@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 from django.conf import settings
 from django.core import signing
@@ -25,8 +27,9 @@ from datasets.serializers import (
     UploadUrlRequestSerializer,
 )
 from datasets.uploads import too_large
+from relayml import spectrogram
 from relayml.features import PEAK_SAMPLES, SAMPLE_RATE, downsample_peaks
-from relayml.ingest import load_peaks
+from relayml.ingest import CANONICAL_NAME, load_features, load_peaks
 from relayweb.auth import Public, caller_of
 from relayweb.errors import Conflict, Unprocessable
 from relayweb.models import Role
@@ -267,7 +270,8 @@ class AudioContentView(GenericAPIView):
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
             (206, "application/octet-stream"): OpenApiTypes.BINARY,
-        }
+        },
+        parameters=[OpenApiParameter("variant", str, enum=["original", "canonical"], default="original")],
     )
     def get(self, request, dataset_id, audio_id):
         audio = get_audio(get_dataset(request, dataset_id), audio_id)
@@ -277,6 +281,11 @@ class AudioContentView(GenericAPIView):
         if not path.exists():
             raise Http404("Audio file content is missing from storage")
         content_type = audio.content_type or "application/octet-stream"
+        if query_choice(request, "variant", ["original", "canonical"]) == "canonical":
+            # The 16 kHz mono WAV every file is normalised to: playable where the original is not.
+            path, content_type = storage.audio_dir(audio) / CANONICAL_NAME, "audio/wav"
+            if not path.exists():
+                raise Conflict(f"The canonical audio is not available: the file is {audio.processing_status}")
         return ranged_file_response(request, path, content_type, audio.original_filename)
 
 
@@ -303,5 +312,46 @@ class AudioPeaksView(GenericAPIView):
                 "length": len(pairs),
                 "duration_ms": audio.duration_ms,
                 "data": np.asarray(pairs, dtype=np.int8).reshape(-1).tolist(),
+            }
+        )
+
+
+MAX_SPECTROGRAM_COLUMNS = 4000
+
+
+class AudioSpectrogramView(GenericAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start_ms", int),
+            OpenApiParameter("end_ms", int),
+            OpenApiParameter("columns", int, description=f"1–{MAX_SPECTROGRAM_COLUMNS}"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, dataset_id, audio_id):
+        """A window of the log-mel spectrogram as base64 uint8 (`columns` × `bands`, column-major),
+        drawn from the cached features: low bands first, 0 = 80 dB below the file's loudest."""
+        audio = get_audio(get_dataset(request, dataset_id), audio_id)
+        if audio.processing_status != ProcessingStatus.READY:
+            raise Conflict(f"The spectrogram is not available: the file is {audio.processing_status}")
+        start_ms = query_int(request, "start_ms", 0, 0, audio.duration_ms)
+        end_ms = query_int(request, "end_ms", audio.duration_ms, start_ms + 1, audio.duration_ms)
+        columns = query_int(request, "columns", 1000, 1, MAX_SPECTROGRAM_COLUMNS)
+        features = load_features(storage.audio_dir(audio))
+        frame_ms = 1000 * PEAK_SAMPLES / SAMPLE_RATE  # features and peaks share the 10 ms hop
+        image = spectrogram.window(
+            features,
+            int(start_ms / frame_ms),
+            int(np.ceil(end_ms / frame_ms)),
+            columns,
+            spectrogram.file_ceiling(features),
+        )
+        return Response(
+            {
+                "start_ms": start_ms,
+                "end_ms": end_ms,
+                "columns": int(image.shape[0]),
+                "bands": int(features.shape[1]),
+                "data": base64.b64encode(image.tobytes()).decode(),
             }
         )

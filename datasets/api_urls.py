@@ -3,7 +3,7 @@ one is tolerated."""
 
 from django.urls import re_path
 
-from datasets import annotation_api, api
+from datasets import annotation_api, api, transfer_api
 
 UUID = r"[0-9a-fA-F-]{36}"
 D = rf"datasets/(?P<dataset_id>{UUID})"
@@ -24,10 +24,13 @@ routes = [
     route(rf"{D}/audio/(?P<audio_id>{UUID})", api.AudioDetailView, "audio-detail"),
     route(rf"{D}/audio/(?P<audio_id>{UUID})/content", api.AudioContentView, "audio-content"),
     route(rf"{D}/audio/(?P<audio_id>{UUID})/peaks", api.AudioPeaksView, "audio-peaks"),
+    route(rf"{D}/audio/(?P<audio_id>{UUID})/spectrogram", api.AudioSpectrogramView, "audio-spectrogram"),
     route(rf"uploads/(?P<audio_id>{UUID})", api.SignedUploadView, "signed-upload"),
     route(rf"{D}/annotation-sets", annotation_api.AnnotationSetListView, "set-list"),
     route(S, annotation_api.AnnotationSetDetailView, "set-detail"),
     route(rf"{S}/publish", annotation_api.PublishView, "set-publish"),
+    route(rf"{S}/export", transfer_api.ExportView, "set-export"),
+    route(rf"{S}/import", transfer_api.ImportView, "set-import"),
     route(rf"{S}/annotations", annotation_api.AnnotationListView, "annotation-list"),
     route(rf"{S}/annotations/bulk", annotation_api.BulkAnnotationView, "annotation-bulk"),
     route(

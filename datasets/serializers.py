@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from rest_framework import serializers
 
 from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset
@@ -123,6 +125,29 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "id", "annotation_set_id", "audio_file_id", "artifact_type", "start_ms", "end_ms",
             "confidence", "extra_data", "version", "created_at", "updated_at",
         ]  # fmt: skip
+
+
+def valid_uuid_strings(values) -> list[str]:
+    out = []
+    for value in values:
+        try:
+            out.append(str(uuid.UUID(str(value))))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return out
+
+
+class DatasetContext:
+    """What annotation validation needs of a dataset, fetched once per request."""
+
+    def __init__(self, dataset: Dataset, audio_ids=()):
+        self.dataset = dataset
+        self.types = {t.name: t for t in dataset.artifact_types.all()}
+        ids = set(valid_uuid_strings(audio_ids))  # a malformed id is the serializer's to report
+        self._audio = {str(a.id): a for a in dataset.audio_files.filter(pk__in=ids)} if ids else {}
+
+    def audio(self, audio_id) -> AudioFile | None:
+        return self._audio.get(str(audio_id))
 
 
 class AnnotationInputSerializer(serializers.Serializer):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 
 from datasets import annotations as set_service
-from datasets import services
-from datasets.models import Dataset, ProcessingStatus
+from datasets import services, transfer
+from datasets.models import AnnotationSet, Dataset, ProcessingStatus
 from datasets.serializers import DatasetWriteSerializer
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_object, team_required
@@ -69,6 +71,12 @@ def dataset_detail(request, dataset_id):
         "stats": services.dataset_stats(dataset),
         "sets": sets,
         "can_train": role_at_least(request.membership.role, Role.ADMIN),
+        "can_annotate": role_at_least(request.membership.role, Role.ANNOTATOR),
+        "first_ready": dataset.audio_files.filter(processing_status=ProcessingStatus.READY)
+        .order_by("original_filename", "created_at")
+        .first(),
+        "max_upload_mb": settings.RELAY_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "type_list": [{"name": t.name, "color": t.color} for t in dataset.artifact_types.all()],
     }
     return render(request, "datasets/detail.html", context)
 
@@ -85,3 +93,137 @@ def upload_audio(request, dataset_id):
     except APIException as exc:
         messages.error(request, str(exc.detail))
     return redirect("datasets:detail", dataset_id=dataset.id)
+
+
+def flash_api_error(request, exc: APIException) -> None:
+    """An API error (409, 422 …) shown on the page in words."""
+    detail = exc.detail
+    if isinstance(exc, ValidationError):
+        items = [i for i in detail.get("file", {}).items()] if isinstance(detail, dict) else []
+        if items:
+            detail = "; ".join(
+                f"{where}: {' '.join(map(str, flat_messages(errs)))}" for where, errs in items[:5]
+            )
+    messages.error(request, str(detail) if not isinstance(detail, str) else detail)
+
+
+def flat_messages(errors) -> list[str]:
+    if isinstance(errors, dict):
+        return [f"{k}: {m}" for k, v in errors.items() for m in flat_messages(v)]
+    if isinstance(errors, list):
+        return [m for e in errors for m in flat_messages(e)]
+    return [str(errors)]
+
+
+@require_POST
+@team_required(Role.ADMIN)
+def edit_types(request, dataset_id):
+    """Add a type, or remove one (refused, with the reason, while annotations use it)."""
+    dataset = team_object(Dataset, request, dataset_id)
+    wanted = [
+        {"name": t.name, "description": t.description, "color": t.color} for t in dataset.artifact_types.all()
+    ]
+    removing = request.POST.get("remove")
+    if removing:
+        wanted = [t for t in wanted if t["name"] != removing]
+    else:
+        wanted.append(
+            {"name": request.POST.get("name", "").strip(), "color": request.POST.get("color") or None}
+        )
+        wanted[-1] = {k: v for k, v in wanted[-1].items() if v}
+    form = DatasetWriteSerializer(data={"name": dataset.name, "artifact_types": wanted}, partial=True)
+    try:
+        form.is_valid(raise_exception=True)
+        services.update_dataset(dataset, {"artifact_types": form.validated_data["artifact_types"]})
+        messages.success(request, f"Removed type {removing}." if removing else "Artifact type added.")
+    except ValidationError as exc:
+        messages.error(request, f"Type not saved: {' '.join(flat_messages(exc.detail))}")
+    except APIException as exc:
+        flash_api_error(request, exc)
+    return redirect("datasets:detail", dataset_id=dataset.id)
+
+
+@require_POST
+@team_required(Role.ANNOTATOR)
+def new_set(request, dataset_id):
+    dataset = team_object(Dataset, request, dataset_id)
+    source = None
+    if request.POST.get("copy_from"):
+        source = get_object_or_404(AnnotationSet, dataset=dataset, pk=request.POST["copy_from"])
+    created = set_service.create_set(dataset, source, request.user)
+    origin = f" from v{source.version}" if source else ""
+    messages.success(request, f"Draft v{created.version} created{origin}.")
+    return redirect("datasets:detail", dataset_id=dataset.id)
+
+
+@require_POST
+@team_required(Role.ADMIN)
+def publish_set(request, dataset_id, set_id):
+    dataset = team_object(Dataset, request, dataset_id)
+    annotation_set = get_object_or_404(AnnotationSet, dataset=dataset, pk=set_id)
+    try:
+        set_service.publish(annotation_set)
+        messages.success(request, f"v{annotation_set.version} published; it can no longer change.")
+    except APIException as exc:
+        flash_api_error(request, exc)
+    return redirect("datasets:detail", dataset_id=dataset.id)
+
+
+@require_POST
+@team_required(Role.ANNOTATOR)
+def import_set(request, dataset_id, set_id):
+    """The page's import form: the API's validation, all or nothing, errors shown in words."""
+    dataset = team_object(Dataset, request, dataset_id)
+    annotation_set = get_object_or_404(AnnotationSet, dataset=dataset, pk=set_id)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise ValidationError({"file": {"upload": ["choose a file to import"]}})
+        replace = request.POST.get("mode") == "replace"
+        created = transfer.import_file(annotation_set, upload, replace=replace, user=request.user)
+        messages.success(request, f"Imported {len(created)} annotation(s) into v{annotation_set.version}.")
+    except APIException as exc:
+        flash_api_error(request, exc)
+    return redirect("datasets:detail", dataset_id=dataset.id)
+
+
+@team_required()
+def annotate(request, dataset_id, set_id, audio_id):
+    dataset = team_object(Dataset, request, dataset_id)
+    annotation_set = get_object_or_404(AnnotationSet, dataset=dataset, pk=set_id)
+    audio = get_object_or_404(dataset.audio_files, pk=audio_id)
+    siblings = list(
+        dataset.audio_files.filter(processing_status=ProcessingStatus.READY)
+        .order_by("original_filename", "created_at")
+        .values_list("id", "original_filename")
+    )
+    ids = [i for i, _ in siblings]
+    position = ids.index(audio.id) if audio.id in ids else -1
+
+    def link(index):
+        if 0 <= index < len(ids) and position >= 0:
+            return reverse("datasets:annotate", args=[dataset.id, annotation_set.id, ids[index]])
+        return None
+
+    read_only = annotation_set.is_published or not role_at_least(request.membership.role, Role.ANNOTATOR)
+    config = {
+        "datasetId": str(dataset.id),
+        "setId": str(annotation_set.id),
+        "audioId": str(audio.id),
+        "durationMs": audio.duration_ms,
+        "readOnly": read_only,
+        "types": [{"name": t.name, "color": t.color} for t in dataset.artifact_types.all()],
+        "prevUrl": link(position - 1),
+        "nextUrl": link(position + 1),
+    }
+    context = {
+        "dataset": dataset,
+        "annotation_set": annotation_set,
+        "audio": audio,
+        "config": config,
+        "read_only": read_only,
+        "position": position + 1,
+        "file_count": len(ids),
+        "ready": audio.processing_status == ProcessingStatus.READY,
+    }
+    return render(request, "datasets/annotate.html", context)
