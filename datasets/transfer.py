@@ -4,9 +4,9 @@ Exports are per audio file (one document) or per set (a zip with one document pe
 into a draft set and are all-or-nothing: every row is parsed and validated before anything is
 written, and a bad row is a 422 naming the file entry and line it came from.
 
-Audacity label files carry no file reference, so one is imported for the audio file the caller names;
-inside a zip, each entry is matched to the audio file whose name it carries (`take1.wav.txt` or
-`take1.txt` → `take1.wav`).
+Audacity label files carry no file reference, so one is imported for the audio file the caller names,
+or else the one whose name it carries (`take1.wav.txt` or `take1.txt` → `take1.wav`); zip entries are
+matched the same way.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def read_rows(
     documents = parse_zip(content, name) if fmt == "zip" else [(name, PARSERS[fmt](content, name))]
     rows = []
     for entry, entry_rows in documents:
-        fallback = audio or (match_audio(entry, files) if fmt == "zip" else None)
+        fallback = audio or match_audio(entry, files)
         for row in entry_rows:
             audio_id = resolve_file(row, files, fallback)
             if audio_id is None:

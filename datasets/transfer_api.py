@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from datasets import annotations as service
@@ -34,7 +35,15 @@ def audio_param(request, dataset, source):
     return get_audio(dataset, raw)
 
 
+class FormatIsOurs(DefaultContentNegotiation):
+    """`?format=` names the export's format here, not a DRF renderer: errors are always JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class ExportView(GenericAPIView):
+    content_negotiation_class = FormatIsOurs
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(transfer.FORMATS), default="json"),

@@ -158,8 +158,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "relayweb.schema.RelayAutoSchema",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "UNAUTHENTICATED_USER": None,
-    # `format` is a query parameter of our exports (json|csv|audacity), not a renderer override.
-    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": ["relayweb.auth.TeamRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"team": os.environ.get("RELAY_API_RATE", "6000/min")},
 }

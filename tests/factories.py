@@ -100,3 +100,15 @@ def silence_wav(seconds: float = 1.0) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, np.zeros(int(16000 * seconds), dtype=np.float32), 16000, format="WAV")
     return buffer.getvalue()
+
+
+def ingested(dataset: Dataset, name: str, seed: int = 1):
+    """A speech WAV uploaded to `dataset` and taken through the ingest task in this process."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from datasets import tasks
+
+    audio = services.upload_and_queue(dataset, SimpleUploadedFile(name, wav_bytes(seed), "audio/wav"))
+    assert tasks.ingest_audio(str(audio.id)) == "ready"
+    audio.refresh_from_db()
+    return audio

@@ -2,51 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from relayweb.models import ApiKey, Membership, Role
 from tests import factories
-from tests.conftest import api_client
+from tests.conftest import api_client, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "pw-relay-123"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Allow async-unsafe ORM calls from tests that drive the sync Playwright API.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_sign_in_switch_team_and_sign_out(page, live_server):
@@ -112,19 +75,30 @@ def test_viewers_and_annotators_cannot_reach_the_api_keys_page(page, live_server
     assert response.status == 403
 
 
-def test_dataset_page_uploads_a_file_and_lists_it(page, live_server, tmp_path):
+@pytest.mark.worker
+def test_dataset_page_uploads_files_with_progress_and_follows_their_processing(
+    page, live_server, worker, tmp_path
+):
     team = factories.make_team("Acme")
     factories.make_user(team, "ada", Role.OWNER)
     dataset = factories.make_dataset(team, "Voices")
-    speech = tmp_path / "hello.wav"
+    speech, junk = tmp_path / "hello.wav", tmp_path / "notes.wav"
     speech.write_bytes(factories.wav_bytes())
+    junk.write_bytes(b"this is not audio at all" * 100)
     sign_in(page, live_server, "ada")
     page.click("text=Voices")
-    page.set_input_files("#upload-form input[type=file]", str(speech))
-    page.click("#upload-form button")
-    expect(page.locator(".flash")).to_contain_text("1 file(s) uploaded")
-    expect(page.locator("#audio")).to_contain_text("hello.wav")
-    assert dataset.audio_files.get().original_filename == "hello.wav"
+    expect(page.locator("body")).to_have_attribute("data-uploads", "ready")
+    page.set_input_files("#upload-input", [str(speech), str(junk)])
+    uploads = page.locator("#uploads li")
+    expect(uploads).to_have_count(2)
+    expect(uploads.filter(has_text="hello.wav").locator(".status")).to_have_text("ready", timeout=60_000)
+    expect(uploads.filter(has_text="notes.wav").locator(".status")).to_have_text("failed", timeout=60_000)
+    expect(uploads.filter(has_text="notes.wav")).to_contain_text("not an audio file")
+    assert uploads.filter(has_text="hello.wav").locator("progress").get_attribute("value") == "100"
+    assert sorted(dataset.audio_files.values_list("original_filename", flat=True)) == [
+        "hello.wav",
+        "notes.wav",
+    ]
 
 
 @pytest.mark.worker

@@ -123,7 +123,8 @@ function syncRegion(key) {
     return;
   }
   if (!region) return addRegion(item);
-  region.setOptions({ start: item.start_ms / 1000, end: item.end_ms / 1000, color: tint(colors[item.type]), content: item.type });
+  const alpha = key === state.selected ? 0.55 : 0.3;
+  region.setOptions({ start: item.start_ms / 1000, end: item.end_ms / 1000, color: tint(colors[item.type], alpha), content: item.type });
   region.element?.setAttribute("data-type", item.type);
 }
 
@@ -136,6 +137,7 @@ function enableDrawing() {
 function wireWaveform() {
   regions.on("region-created", (region) => {
     if (suppressCreate) return;
+    snapToPointer(region);
     const item = store.create({ type: state.type, ...msOf(region) });
     // The drawn region becomes the annotation's region (same id, type label).
     region.setOptions({ id: item.key, content: item.type });
@@ -157,6 +159,9 @@ function wireWaveform() {
   ws.on("scroll", (startS, endS) => spectrogram.show(startS, endS));
   ws.on("zoom", (pxPerSec) => {
     state.pxPerSec = pxPerSec;
+    // Zooming keeps the scroll offset in pixels without a scroll event: work the window out here.
+    const startS = ws.getScroll() / pxPerSec;
+    spectrogram.show(startS, startS + $("waveform").clientWidth / pxPerSec);
     $("zoom-level").textContent = `${Math.round(pxPerSec)} px/s`;
   });
   ws.on("timeupdate", (t) => ($("time").textContent = formatTime(t)));
@@ -169,6 +174,22 @@ function wireWaveform() {
   });
 }
 
+// wavesurfer's drag selection ends a few pixels past the pointer (it seeds the region 5 px wide and
+// then adds the drag's movement); we take the times from where the pointer went down and came up.
+const pointer = { downX: null, lastX: null };
+window.addEventListener("pointerdown", (e) => (pointer.downX = pointer.lastX = e.clientX), true);
+window.addEventListener("pointermove", (e) => (pointer.lastX = e.clientX), true);
+window.addEventListener("pointerup", (e) => (pointer.lastX = e.clientX), true);
+
+function snapToPointer(region) {
+  if (pointer.downX === null) return;
+  const rect = ws.getWrapper().getBoundingClientRect();
+  const duration = config.durationMs / 1000;
+  const at = (x) => Math.min(duration, Math.max(0, ((x - rect.left) / rect.width) * duration));
+  const [start, end] = [at(pointer.downX), at(pointer.lastX)].sort((a, b) => a - b);
+  if (end - start >= 0.001) region.setOptions({ start, end });
+}
+
 function msOf(region) {
   const end = Math.min(config.durationMs, Math.round(region.end * 1000));
   const start = Math.min(Math.max(0, Math.round(region.start * 1000)), end - 1);
@@ -179,6 +200,7 @@ function wireStore() {
   store.addEventListener("change", ({ detail }) => {
     syncRegion(detail.key);
     renderList();
+    if (detail.key === state.selected) select(detail.key);
   });
   store.addEventListener("state", ({ detail }) => {
     const badge = $("save-state");
@@ -198,10 +220,10 @@ function describeItem(item) {
   return item ? `${item.type} ${formatTime(item.start_ms / 1000)}–${formatTime(item.end_ms / 1000)}` : "deleted";
 }
 
-function askAboutConflict({ mine, theirs }) {
+function askAboutConflict({ item, mine, theirs }) {
   const dialog = $("conflict");
   $("conflict-theirs").textContent = describeItem(theirs);
-  $("conflict-mine").textContent = mine ? describeItem(mine) : "delete it";
+  $("conflict-mine").textContent = mine ? describeItem({ ...(theirs || item), ...mine }) : "delete it";
   dialog.showModal();
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "mine" ? "mine" : "theirs"), { once: true });
@@ -234,7 +256,11 @@ function renderList() {
 
 function select(key) {
   state.selected = key;
-  for (const region of regions.getRegions()) region.element?.classList.toggle("selected", region.id === key);
+  // Regions live in wavesurfer's shadow DOM, out of reach of our CSS: mark the selection by colour.
+  for (const region of regions.getRegions()) {
+    const item = store.items.get(region.id);
+    if (item) region.setOptions({ color: tint(colors[item.type], region.id === key ? 0.55 : 0.3) });
+  }
   for (const row of $("region-list").rows) row.classList.toggle("selected", row.dataset.key === key);
   const item = store.items.get(key);
   $("selection").textContent = item ? describeItem(item) : "none";

@@ -64,7 +64,9 @@ export class AnnotationStore extends EventTarget {
     if (same(before, after)) return;
     this.record({ kind: "update", key, before, after });
     this.emit("change", { key });
-    this.save(key, () => this.sendUpdate(key, after));
+    // Only what changed is sent, so an edit applied over someone else's keeps their other changes.
+    const changes = Object.fromEntries(Object.entries(after).filter(([k, v]) => before[k] !== v));
+    this.save(key, () => this.sendUpdate(key, changes));
   }
 
   remove(key) {
@@ -130,18 +132,19 @@ export class AnnotationStore extends EventTarget {
     item.version = body.version;
   }
 
-  async sendUpdate(key, wanted) {
+  async sendUpdate(key, changes, adopt = false) {
     const item = this.items.get(key);
     if (!item || !item.id) return;
     try {
       const { body } = await api("PATCH", `${this.baseUrl}/${item.id}`, {
-        json: fields(wanted),
+        json: fields(changes),
         headers: { "If-Match": `"${item.version}"` },
       });
       item.version = body.version;
+      if (adopt) this.adoptTheirs(item, fromServer(body)); // the merge of theirs and ours
     } catch (error) {
       if (error.status !== 409) throw error;
-      await this.resolveConflict(item, wanted, error);
+      await this.resolveConflict(item, changes, error);
     }
   }
 
@@ -174,7 +177,7 @@ export class AnnotationStore extends EventTarget {
         return;
       }
       item.version = theirs.version;
-      if (mine) return this.sendUpdate(item.key, mine);
+      if (mine) return this.sendUpdate(item.key, mine, true);
       return this.sendDelete(item);
     }
     this.adoptTheirs(item, theirs);
@@ -241,8 +244,13 @@ function snapshot(item) {
   return { type: item.type, start_ms: item.start_ms, end_ms: item.end_ms };
 }
 
+// Our field names → the API's (`type` → `artifact_type`), keeping only those present.
 function fields(item) {
-  return { artifact_type: item.type, start_ms: item.start_ms, end_ms: item.end_ms };
+  const out = {};
+  if (item.type !== undefined) out.artifact_type = item.type;
+  if (item.start_ms !== undefined) out.start_ms = item.start_ms;
+  if (item.end_ms !== undefined) out.end_ms = item.end_ms;
+  return out;
 }
 
 function same(a, b) {

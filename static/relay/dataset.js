@@ -35,10 +35,12 @@ function setUpUploads(form) {
       });
     }
   };
-  input.addEventListener("change", () => {
+  const takeChosen = () => {
     enqueue([...input.files]);
     input.value = "";
-  });
+  };
+  input.addEventListener("change", takeChosen);
+  if (input.files.length) takeChosen(); // chosen before this module had loaded
   zone.addEventListener("dragover", (event) => {
     event.preventDefault();
     zone.classList.add("over");
@@ -49,6 +51,7 @@ function setUpUploads(form) {
     zone.classList.remove("over");
     enqueue([...event.dataTransfer.files]);
   });
+  document.body.dataset.uploads = "ready";
 }
 
 function addRow(list, file) {
