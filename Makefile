@@ -67,6 +67,7 @@ demo: install migrate
 bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/train.py
+	$(PY) bench/ui_long_audio.py
 
 clean:
 	rm -rf var static/vendor node_modules
