@@ -75,7 +75,12 @@ def set_up_instance(mp3: Path) -> tuple[str, int]:
     glitch = dataset.artifact_types.get(name="glitch")
     # A working set's worth of annotations spread over the file (one a minute).
     items = [
-        {"audio_file": audio, "artifact_type": glitch, "start_ms": m * 60_000 + 500, "end_ms": m * 60_000 + 560}
+        {
+            "audio_file": audio,
+            "artifact_type": glitch,
+            "start_ms": m * 60_000 + 500,
+            "end_ms": m * 60_000 + 560,
+        }
         for m in range(audio.duration_ms // 60_000)
     ]
     annotations.create_annotations(draft, items)
@@ -93,7 +98,9 @@ def measure(base: str, path: str, runs: int) -> list[dict]:
 
     results = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.goto(f"{base}/login/")
@@ -123,7 +130,9 @@ def measure(base: str, path: str, runs: int) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=120)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
@@ -137,7 +146,8 @@ def main() -> None:
         mp3 = build_mp3(folder, args.minutes)
         mp3_bytes = mp3.stat().st_size
         path, duration_ms = set_up_instance(mp3)
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, check=True)
+        collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
+        subprocess.run(collect, cwd=ROOT, check=True)
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

@@ -44,6 +44,7 @@ class FormatIsOurs(DefaultContentNegotiation):
 
 class ExportView(GenericAPIView):
     content_negotiation_class = FormatIsOurs
+
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(transfer.FORMATS), default="json"),
