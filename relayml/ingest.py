@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from relayml.decode import AudioDecodeError, iter_blocks, probe
+from relayml.decode import AudioDecodeError, SourceInfo, iter_blocks, probe
 from relayml.features import DEFAULT_FEATURES, SAMPLE_RATE, FeatureParams, LogMelStream, PeakStream
 from relayml.resample import StreamResampler
 
@@ -50,11 +50,20 @@ def sha256_of(path: str, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def iter_canonical(original: str, info: SourceInfo) -> Iterator[np.ndarray]:
+    """The file's audio as 16 kHz mono float32 blocks, decoded and resampled as a stream."""
+    resampler = StreamResampler(info.sample_rate, SAMPLE_RATE)
+    mix = np.full(info.channels, 1.0 / info.channels, dtype=np.float32)
+    for block in iter_blocks(original, info):
+        # A matrix-vector product: several times faster than mean(axis=1) on interleaved frames.
+        yield resampler.push(block @ mix)
+    yield resampler.flush()
+
+
 def normalize(original: str | os.PathLike, out_dir: str | os.PathLike) -> NormalizeResult:
     original, out_dir = str(original), Path(out_dir)
     info = probe(original)
     out_dir.mkdir(parents=True, exist_ok=True)
-    resampler = StreamResampler(info.sample_rate, SAMPLE_RATE)
     peaks = PeakStream()
     peak_parts: list[np.ndarray] = []
     total = 0
@@ -68,11 +77,8 @@ def normalize(original: str | os.PathLike, out_dir: str | os.PathLike) -> Normal
             peak_parts.append(peaks.push(samples))
             total += len(samples)
 
-        mix = np.full(info.channels, 1.0 / info.channels, dtype=np.float32)
-        for block in iter_blocks(original, info):
-            # A matrix-vector product: several times faster than mean(axis=1) on interleaved frames.
-            write(resampler.push(block @ mix))
-        write(resampler.flush())
+        for block in iter_canonical(original, info):
+            write(block)
     if total == 0:
         tmp.unlink(missing_ok=True)
         raise AudioDecodeError("the file decodes to no audio at all")

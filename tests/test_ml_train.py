@@ -6,32 +6,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
-from relayml import synth
 from relayml.detect import detect
-from relayml.events import Event
-from relayml.ingest import FEATURES_NAME, process
 from relayml.model import Detector
 from relayml.train import TrainConfig, TrainFile, TrainingCancelled, split_files, train
+from tests.training_data import ml_train_files
 
 TYPES = ["glitch", "long_pause", "clipping", "dropout"]
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> list[TrainFile]:
-    folder = tmp_path_factory.mktemp("clips")
-    out = []
-    for seed in range(5):
-        clip = synth.make_clip(700 + seed, sentences=2)
-        clip_dir = folder / str(seed)
-        clip_dir.mkdir()
-        sf.write(clip_dir / "a.wav", clip.audio, synth.SAMPLE_RATE, subtype="PCM_16")
-        process(clip_dir / "a.wav", clip_dir)
-        events = [Event(x.artifact_type, x.start_ms, x.end_ms) for x in clip.labels]
-        out.append(TrainFile(str(seed), str(clip_dir / FEATURES_NAME), events, clip.duration_ms))
-    return out
+    return ml_train_files(tmp_path_factory.mktemp("clips"))
 
 
 def tiny(**changes) -> TrainConfig:

@@ -1,0 +1,246 @@
+"""Inference over new audio in bounded memory: decode → 16 kHz mono → log-mel → model → frame scores.
+
+No file is ever held whole. Audio is decoded in blocks, features are computed as a stream, and the
+model scores windows of `span` frames with `context` frames of features on each side, exactly as
+validation did in training (`relayml.train.predict_scores`), so the stitched scores equal scoring the
+whole file at once (tested): no seams at window edges, and no duplicate detections, because
+post-processing runs once over the stitched scores rather than per window.
+
+Windows from consecutive files share model batches (`BatchedModel`), so a job of many short clips
+keeps the model as busy as one long file. Scores are kept per frame as uint8 (steps of 1/255) in a
+file next to the audio, so any threshold / merge window / minimum duration can be applied later
+without running the model again (`detections_from_scores`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from relayml.decode import AudioDecodeError, probe
+from relayml.events import Event, postprocess
+from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
+from relayml.ingest import iter_canonical
+from relayml.model import Detector
+from relayml.train import CHUNKS_PER_WINDOW
+
+SCORE_LEVELS = 255
+SCORES_NAME = "scores.u8"
+PEAKS_NAME = "peaks.npy"
+
+
+class InferenceCancelled(Exception):
+    pass
+
+
+@dataclass
+class FileResult:
+    """What one file's inference produced; `error` is set (and the rest empty) when it failed."""
+
+    key: object
+    duration_ms: int = 0
+    frames: int = 0
+    scores_path: Path | None = None
+    error: str | None = None
+
+
+def quantise(probs: np.ndarray) -> np.ndarray:
+    return np.rint(probs * SCORE_LEVELS).astype(np.uint8)
+
+
+def load_scores(path: Path, n_types: int) -> np.ndarray:
+    """The stored (frames, n_types) uint8 scores, memory-mapped."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return np.zeros((0, n_types), dtype=np.uint8)
+    return np.memmap(path, dtype=np.uint8, mode="r", shape=(size // n_types, n_types))
+
+
+def detections_from_scores(
+    scores: np.ndarray,
+    types: list[str],
+    frame_ms: float,
+    threshold: float = 0.5,
+    merge_window_ms: float = 200,
+    min_duration_ms: float = 50,
+    duration_ms: int | None = None,
+) -> list[Event]:
+    """The contract's post-processing over stored uint8 scores (threshold → merge → min duration).
+
+    Works type by type on the memory-mapped columns, so a 3-hour file costs a few MB."""
+    events: list[Event] = []
+    for k, name in enumerate(types):
+        column = np.asarray(scores[:, k], dtype=np.float32) / SCORE_LEVELS
+        events += postprocess(
+            column[:, None], [name], frame_ms, threshold, merge_window_ms, min_duration_ms, duration_ms
+        )
+    return sorted(events, key=lambda e: (e.start_ms, e.artifact_type))
+
+
+class BatchedModel:
+    """Scores windows from any number of files in shared batches; results go back to their file."""
+
+    def __init__(self, detector: Detector, device: str = "cpu", batch_windows: int = 32):
+        self.detector = detector
+        self.device = device
+        self.batch_windows = batch_windows
+        geometry = detector.geometry
+        self.span = geometry["chunk_frames"] * CHUNKS_PER_WINDOW
+        self.context = geometry["context_frames"]
+        self.mean = detector.mean.cpu().numpy().astype(np.float32)
+        self.std = detector.std.cpu().numpy().astype(np.float32)
+        self.queue: list[tuple[FileScorer, np.ndarray]] = []
+        self.model = detector.model.to(device).eval()
+
+    def submit(self, owner: FileScorer, window: np.ndarray) -> None:
+        self.queue.append((owner, window))
+        if len(self.queue) >= self.batch_windows:
+            self.run()
+
+    @torch.no_grad()
+    def run(self) -> None:
+        if not self.queue:
+            return
+        owners, windows = zip(*self.queue, strict=True)
+        self.queue = []
+        x = torch.from_numpy(np.stack(windows)).to(self.device)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
+            logits = self.model(x)
+        probs = torch.sigmoid(logits.float())[:, self.context : self.context + self.span].cpu().numpy()
+        for owner, p in zip(owners, probs, strict=True):
+            owner.receive(p)
+
+
+@dataclass
+class FileScorer:
+    """Turns one file's feature stream into windows and writes the scores they come back with."""
+
+    batcher: BatchedModel
+    out: object  # a binary file the uint8 scores are appended to, in frame order
+    frames_in: int = 0
+    frames_out: int = 0
+    total: int | None = None  # known at the end of the stream
+    buffer: np.ndarray = field(default=None)
+    offset: int = 0  # frame index of buffer[0]
+    next_start: int = 0
+    submitted: int = 0
+    received: int = 0
+
+    def __post_init__(self):
+        b = self.batcher
+        # `context` frames of zeros (the normalised mean) before frame 0, as training's padding.
+        self.buffer = np.zeros((b.context, len(b.mean)), dtype=np.float32)
+        self.offset = -b.context
+
+    def push(self, features: np.ndarray) -> None:
+        b = self.batcher
+        x = (np.asarray(features, dtype=np.float32) - b.mean) / b.std
+        self.buffer = np.concatenate([self.buffer, x])
+        self.frames_in += len(x)
+        while self.next_start + b.span + b.context <= self.offset + len(self.buffer):
+            self.emit()
+
+    def finish(self) -> None:
+        """End of the stream: pad with zeros and send the last windows."""
+        b = self.batcher
+        self.total = self.frames_in
+        while self.next_start < self.total:
+            missing = self.next_start + b.span + b.context - (self.offset + len(self.buffer))
+            if missing > 0:
+                self.buffer = np.concatenate([self.buffer, np.zeros((missing, len(b.mean)), np.float32)])
+            self.emit()
+
+    def emit(self) -> None:
+        b = self.batcher
+        lo = self.next_start - b.context - self.offset
+        window = self.buffer[lo : lo + b.span + 2 * b.context].copy()
+        self.next_start += b.span
+        # Keep only what the next window needs (its left context onwards): memory stays flat.
+        drop = self.next_start - b.context - self.offset
+        self.buffer = self.buffer[drop:]
+        self.offset += drop
+        self.submitted += 1
+        b.submit(self, window)
+
+    def receive(self, probs: np.ndarray) -> None:
+        self.received += 1
+        limit = self.total if self.total is not None else self.frames_in
+        keep = max(0, min(len(probs), limit - self.frames_out))
+        self.out.write(quantise(probs[:keep]).tobytes())
+        self.frames_out += keep
+
+    @property
+    def done(self) -> bool:
+        return self.total is not None and self.received == self.submitted
+
+
+def stream_file(
+    path: str, scorer: FileScorer, peaks_out: Path | None, should_stop: Callable[[], bool] | None
+) -> int:
+    """Decode, featurise and submit one file; returns its duration in ms at 16 kHz."""
+    info = probe(path)
+    mel, peaks = LogMelStream(), PeakStream()
+    peak_parts: list[np.ndarray] = []
+    samples = 0
+    for block in iter_canonical(path, info):
+        if should_stop is not None and should_stop():
+            raise InferenceCancelled()
+        block = np.clip(block, -1.0, 1.0)
+        samples += len(block)
+        scorer.push(mel.push(block))
+        if peaks_out is not None:
+            peak_parts.append(peaks.push(block))
+    if samples == 0:
+        raise AudioDecodeError("the file decodes to no audio at all")
+    scorer.push(mel.flush())
+    scorer.finish()
+    if peaks_out is not None:
+        peak_parts.append(peaks.flush())
+        np.save(peaks_out, np.concatenate(peak_parts))
+    return round(samples * 1000 / SAMPLE_RATE)
+
+
+def infer_files(
+    detector: Detector,
+    files: Iterable[tuple[object, str, Path]],
+    device: str = "cpu",
+    batch_windows: int = 32,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[FileResult]:
+    """Score (key, audio path, output folder) triples; yields each file's result once its scores are
+    all written (a file that cannot be decoded yields an error and the others go on)."""
+    batcher = BatchedModel(detector, device, batch_windows)
+    open_files: list[tuple[FileResult, FileScorer, object]] = []
+    for key, path, out_dir in files:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = FileResult(key=key, scores_path=out_dir / SCORES_NAME)
+        handle = open(result.scores_path, "wb")
+        scorer = FileScorer(batcher, handle)
+        try:
+            result.duration_ms = stream_file(str(path), scorer, out_dir / PEAKS_NAME, should_stop)
+        except (AudioDecodeError, OSError, RuntimeError, ValueError) as exc:
+            handle.close()
+            scorer.received = scorer.submitted = 0  # its queued windows are dropped below
+            batcher.queue = [(o, w) for o, w in batcher.queue if o is not scorer]
+            yield FileResult(key=key, error=str(exc))
+            continue
+        open_files.append((result, scorer, handle))
+        yield from finished(open_files)
+    batcher.run()
+    yield from finished(open_files)
+
+
+def finished(open_files: list) -> Iterator[FileResult]:
+    for entry in list(open_files):
+        result, scorer, handle = entry
+        if scorer.done:
+            handle.close()
+            result.frames = scorer.frames_out
+            open_files.remove(entry)
+            yield result
