@@ -146,14 +146,14 @@ class AudioListView(GenericAPIView):
         return Response({"created": len(created), "items": data}, status=status.HTTP_201_CREATED)
 
 
-def signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=UPLOAD_SALT)
+def signer(salt: str = UPLOAD_SALT) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=salt)
 
 
-def upload_url_for(request, audio: AudioFile) -> str:
+def upload_url_for(request, obj, prefix: str = "/api/v1/uploads/", salt: str = UPLOAD_SALT) -> str:
     # sign() gives "<id>:<timestamp>:<mac>"; the URL carries the id in its path, the rest here.
-    signature = signer().sign(str(audio.id)).split(":", 1)[1]
-    path = f"/api/v1/uploads/{audio.id}?signature={signature}"
+    signature = signer(salt).sign(str(obj.id)).split(":", 1)[1]
+    path = f"{prefix}{obj.id}?signature={signature}"
     base = settings.RELAY_PUBLIC_URL
     return base + path if base else request.build_absolute_uri(path)
 
@@ -189,46 +189,54 @@ class SignedUploadView(GenericAPIView):
     """The local stand-in for an S3 presigned POST: the signed URL is the credential, 204 on success.
 
     The signature is checked before a byte of the body is read, and the body may not exceed the
-    file_size declared when the URL was issued.
+    file_size declared when the URL was issued. Subclasses upload other kinds of files (inference).
     """
 
     authentication_classes: list = []
     permission_classes = [Public]
     throttle_classes: list = []
+    model = AudioFile
+    salt = UPLOAD_SALT
+    not_found = "Audio file not found"
+
+    def store(self, target, uploaded) -> None:
+        services.store_upload(target, uploaded)
 
     @extend_schema(exclude=True)
-    def post(self, request, audio_id):
-        audio = self.signed_audio(audio_id, request.query_params.get("signature", ""))
-        if audio.uploaded_at is not None:
+    def post(self, request, **kwargs):
+        (object_id,) = kwargs.values()
+        target = self.signed_object(object_id, request.query_params.get("signature", ""))
+        if target.uploaded_at is not None:
             raise Conflict("This upload URL has already been used")
-        request._request.relay_upload_limit = min(audio.declared_size, settings.RELAY_MAX_UPLOAD_BYTES)
+        request._request.relay_upload_limit = min(target.declared_size, settings.RELAY_MAX_UPLOAD_BYTES)
         uploaded = request.FILES.get("file")
         if uploaded is None:
             raise Unprocessable(["body", "file"], "field required", "value_error.missing")
-        if uploaded.size != audio.declared_size:
+        if uploaded.size != target.declared_size:
             raise Unprocessable(
                 ["body", "file"],
-                f"file is {uploaded.size} bytes but upload-url declared file_size={audio.declared_size}",
+                f"file is {uploaded.size} bytes but upload-url declared file_size={target.declared_size}",
             )
         with transaction.atomic():
-            locked = AudioFile.objects.select_for_update().get(pk=audio.pk)
+            locked = self.model.objects.select_for_update().get(pk=target.pk)
             if locked.uploaded_at is not None:
                 raise Conflict("This upload URL has already been used")
-            services.store_upload(locked, uploaded)
+            self.store(locked, uploaded)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @staticmethod
-    def signed_audio(audio_id, signature: str) -> AudioFile:
+    def signed_object(self, object_id, signature: str):
         try:
-            signed_id = signer().unsign(f"{audio_id}:{signature}", max_age=settings.RELAY_UPLOAD_URL_EXPIRES)
+            signed_id = signer(self.salt).unsign(
+                f"{object_id}:{signature}", max_age=settings.RELAY_UPLOAD_URL_EXPIRES
+            )
         except signing.SignatureExpired:
             raise PermissionDenied("Upload URL has expired; ask for a new one") from None
         except signing.BadSignature:
             raise PermissionDenied("Upload URL signature is missing or invalid") from None
-        audio = AudioFile.objects.filter(pk=signed_id).first()
-        if audio is None:
-            raise Http404("Audio file not found")
-        return audio
+        found = self.model.objects.filter(pk=signed_id).first()
+        if found is None:
+            raise Http404(self.not_found)
+        return found
 
 
 class ConfirmView(GenericAPIView):
@@ -299,21 +307,26 @@ class AudioPeaksView(GenericAPIView):
         audio = get_audio(get_dataset(request, dataset_id), audio_id)
         if audio.processing_status not in (ProcessingStatus.EMBEDDING, ProcessingStatus.READY):
             raise Conflict(f"Peaks are not available: the file is {audio.processing_status}")
-        spp = query_int(request, "samples_per_pixel", PEAK_SAMPLES, PEAK_SAMPLES, PEAK_SAMPLES * 10_000)
-        factor = max(1, spp // PEAK_SAMPLES)
-        pairs = downsample_peaks(load_peaks(storage.audio_dir(audio)), factor)
-        return Response(
-            {
-                "version": 2,
-                "channels": 1,
-                "sample_rate": SAMPLE_RATE,
-                "samples_per_pixel": PEAK_SAMPLES * factor,
-                "bits": 8,
-                "length": len(pairs),
-                "duration_ms": audio.duration_ms,
-                "data": np.asarray(pairs, dtype=np.int8).reshape(-1).tolist(),
-            }
-        )
+        return peaks_response(request, load_peaks(storage.audio_dir(audio)), audio.duration_ms)
+
+
+def peaks_response(request, peaks: np.ndarray, duration_ms: int | None) -> Response:
+    """audiowaveform-format JSON of 10 ms min/max pairs, zoomed out by `?samples_per_pixel=`."""
+    spp = query_int(request, "samples_per_pixel", PEAK_SAMPLES, PEAK_SAMPLES, PEAK_SAMPLES * 10_000)
+    factor = max(1, spp // PEAK_SAMPLES)
+    pairs = downsample_peaks(peaks, factor)
+    return Response(
+        {
+            "version": 2,
+            "channels": 1,
+            "sample_rate": SAMPLE_RATE,
+            "samples_per_pixel": PEAK_SAMPLES * factor,
+            "bits": 8,
+            "length": len(pairs),
+            "duration_ms": duration_ms,
+            "data": np.asarray(pairs, dtype=np.int8).reshape(-1).tolist(),
+        }
+    )
 
 
 MAX_SPECTROGRAM_COLUMNS = 4000

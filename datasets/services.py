@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.core.files.move import file_move_safe
 from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -126,16 +125,9 @@ def create_audio(dataset: Dataset, filename: str, content_type: str, size: int |
 
 def store_upload(audio: AudioFile, uploaded) -> None:
     """Move a streamed upload into the audio file's folder (a rename on the same disk)."""
-    target = storage.absolute(storage.original_relpath(audio))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if hasattr(uploaded, "temporary_file_path"):
-        file_move_safe(uploaded.temporary_file_path(), str(target), allow_overwrite=True)
-    else:  # an in-memory file (scripts, the demo): copy it in chunks
-        with open(target, "wb") as out:
-            for chunk in uploaded.chunks():
-                out.write(chunk)
+    size = storage.save_upload(uploaded, storage.absolute(storage.original_relpath(audio)))
     audio.original_path = storage.original_relpath(audio)
-    audio.size_bytes = target.stat().st_size
+    audio.size_bytes = size
     audio.uploaded_at = timezone.now()
     audio.save(update_fields=["original_path", "size_bytes", "uploaded_at", "updated_at"])
 

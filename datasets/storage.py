@@ -16,6 +16,7 @@ import unicodedata
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.move import file_move_safe
 
 MAX_FILENAME = 500
 
@@ -47,3 +48,15 @@ def sanitize_filename(name: str) -> str:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def save_upload(uploaded, target: Path) -> int:
+    """Move a streamed upload to `target` (a rename on the same disk); returns its size in bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if hasattr(uploaded, "temporary_file_path"):
+        file_move_safe(uploaded.temporary_file_path(), str(target), allow_overwrite=True)
+    else:  # an in-memory file (scripts, the demo): copy it in chunks
+        with open(target, "wb") as out:
+            for chunk in uploaded.chunks():
+                out.write(chunk)
+    return target.stat().st_size

@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from datasets import annotations as service
@@ -17,6 +16,7 @@ from datasets.api import get_audio, get_dataset
 from datasets.serializers import AnnotationSerializer, valid_uuid_strings
 from relayweb.auth import caller_of
 from relayweb.errors import Unprocessable
+from relayweb.negotiation import FormatIsOurs
 from relayweb.pagination import query_choice
 
 
@@ -33,13 +33,6 @@ def audio_param(request, dataset, source):
     if not valid_uuid_strings([raw]):
         raise Unprocessable(["query", "audio_file_id"], "value is not a valid uuid", "type_error.uuid")
     return get_audio(dataset, raw)
-
-
-class FormatIsOurs(DefaultContentNegotiation):
-    """`?format=` names the export's format here, not a DRF renderer: errors are always JSON."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class ExportView(GenericAPIView):

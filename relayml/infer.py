@@ -220,7 +220,7 @@ def infer_files(
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         result = FileResult(key=key, scores_path=out_dir / SCORES_NAME)
-        handle = open(result.scores_path, "wb")
+        handle = open(result.scores_path, "wb")  # noqa: SIM115 - closed once its windows are all scored
         scorer = FileScorer(batcher, handle)
         try:
             result.duration_ms = stream_file(str(path), scorer, out_dir / PEAKS_NAME, should_stop)

@@ -12,6 +12,7 @@ api_patterns = [
     re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("datasets.api_urls")),
     path("", include("training.api_urls")),
+    path("", include("inference.api_urls")),
 ]
 
 urlpatterns = [

@@ -63,3 +63,20 @@ def ml_train_files(folder, count: int = 5, seed_base: int = 700, sentences: int 
         events = [Event(x.artifact_type, x.start_ms, x.end_ms) for x in clip.labels]
         out.append(TrainFile(str(seed), str(clip_dir / FEATURES_NAME), events, clip.duration_ms))
     return out
+
+
+def trained_model(team, settings, clips: int = 3, epochs: int = 2):
+    """A detector trained by the real training task, in this process, on a small published set."""
+    from training import services as training_services
+    from training import tasks as training_tasks
+    from training.models import DetectorModel
+
+    settings.RELAY_MIN_TRAINING_AUDIO_S = 5
+    dataset, published = trainable_dataset(team, clips=clips)
+    config = {
+        "artifact_types": TYPES, "epochs": epochs, "validation_split": 0.3, "learning_rate": 0.003,
+        "batch_size": 8, "chunk_size_ms": 500, "stride_ms": 250, "context_ms": 1000,
+    }  # fmt: skip
+    job = training_services.create_job(team, dataset, published, config, queue=False)
+    assert training_tasks.train_job(str(job.id)) == "completed"
+    return DetectorModel.objects.get(training_job=job)

@@ -1,0 +1,262 @@
+"""REST API v1: inference jobs and their files (contract section Inference jobs), plus exports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from datasets import storage
+from datasets.api import SignedUploadView, peaks_response, upload_url_for, validated
+from datasets.uploads import too_large
+from inference import exports, services
+from inference.models import FileStatus, InferenceFile, InferenceJob, JobStatus
+from inference.serializers import (
+    FileConfirmSerializer,
+    FileUploadUrlSerializer,
+    InferenceConfigSerializer,
+    InferenceFileSerializer,
+    InferenceJobCreateSerializer,
+    InferenceJobSerializer,
+)
+from relayml.infer import PEAKS_NAME
+from relayweb.auth import caller_of
+from relayweb.errors import Conflict, Unprocessable
+from relayweb.models import Role
+from relayweb.negotiation import FormatIsOurs
+from relayweb.pagination import query_choice
+from relayweb.ranges import ranged_file_response
+from training.models import DetectorModel
+
+UPLOAD_SALT = "relay.inference.upload"
+UPLOAD_PREFIX = "/api/v1/inference-uploads/"
+POSTPROCESS_PARAMS = [
+    OpenApiParameter("threshold", float, description="0–1; default: the job's"),
+    OpenApiParameter("merge_window_ms", int, description="0–5000; default: the job's"),
+    OpenApiParameter("min_duration_ms", int, description="0–1000; default: the job's"),
+]
+
+
+def team_jobs(request):
+    jobs = InferenceJob.objects.filter(team=caller_of(request).team)
+    return services.with_counts(jobs).prefetch_related("files")
+
+
+def get_job(request, job_id) -> InferenceJob:
+    job = team_jobs(request).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("Inference job not found")
+    return job
+
+
+def get_file(job: InferenceJob, file_id) -> InferenceFile:
+    found = job.files.filter(pk=file_id).first()
+    if found is None:
+        raise Http404("Inference file not found")
+    return found
+
+
+def job_data(job: InferenceJob) -> dict:
+    return InferenceJobSerializer(job).data
+
+
+def postprocess_settings(request, job: InferenceJob) -> dict:
+    """The job's threshold / merge window / minimum duration, overridden by query parameters."""
+    raw = {k: request.query_params[k] for k in job.config if k in request.query_params}
+    serializer = InferenceConfigSerializer(data={**job.config, **raw})
+    if not serializer.is_valid():
+        error = ValidationError(serializer.errors)
+        error.loc_root = "query"
+        raise error
+    return dict(serializer.validated_data)
+
+
+class InferenceJobListView(GenericAPIView):
+    serializer_class = InferenceJobSerializer
+    required_roles = {"post": Role.ANNOTATOR}
+
+    @extend_schema(parameters=[OpenApiParameter("status", enum=JobStatus.values)])
+    def get(self, request):
+        jobs = team_jobs(request)
+        if wanted := query_choice(request, "status", JobStatus.values):
+            jobs = jobs.filter(status=wanted)
+        page = self.paginate_queryset(jobs)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=InferenceJobCreateSerializer, responses={201: InferenceJobSerializer})
+    def post(self, request):
+        body = validated(InferenceJobCreateSerializer, request.data)
+        caller = caller_of(request)
+        model = DetectorModel.objects.filter(team=caller.team, pk=body["model_id"]).first()
+        if model is None:
+            raise Http404("Model not found")
+        config = body.get("config") or dict(validated(InferenceConfigSerializer, {}))
+        job = services.create_job(caller.team, model, dict(config), caller.user)
+        return Response(job_data(get_job(request, job.id)), status=status.HTTP_201_CREATED)
+
+
+class InferenceJobDetailView(GenericAPIView):
+    serializer_class = InferenceJobSerializer
+
+    def get(self, request, job_id):
+        return Response(job_data(get_job(request, job_id)))
+
+
+class InferenceJobCancelView(GenericAPIView):
+    serializer_class = InferenceJobSerializer
+
+    @extend_schema(request=None)
+    def post(self, request, job_id):
+        services.cancel(get_job(request, job_id))
+        return Response(job_data(get_job(request, job_id)))
+
+
+class FileUploadUrlView(GenericAPIView):
+    serializer_class = FileUploadUrlSerializer
+
+    def post(self, request, job_id):
+        job = get_job(request, job_id)
+        data = validated(FileUploadUrlSerializer, request.data)
+        if data["file_size_bytes"] > settings.RELAY_MAX_UPLOAD_BYTES:
+            raise too_large(settings.RELAY_MAX_UPLOAD_BYTES)
+        f = services.create_file(job, data["filename"], data["content_type"], data["file_size_bytes"])
+        return Response(
+            {
+                "file_id": str(f.id),
+                "upload_url": upload_url_for(request, f, UPLOAD_PREFIX, UPLOAD_SALT),
+                "upload_fields": {"key": f.s3_key},
+                "s3_key": f.s3_key,
+                "expires_in": settings.RELAY_UPLOAD_URL_EXPIRES,
+            }
+        )
+
+
+class InferenceSignedUploadView(SignedUploadView):
+    model = InferenceFile
+    salt = UPLOAD_SALT
+    not_found = "Inference file not found"
+
+    def store(self, target, uploaded) -> None:
+        services.store_upload(target, uploaded)
+
+
+class FileConfirmView(GenericAPIView):
+    serializer_class = InferenceFileSerializer
+
+    @extend_schema(request=FileConfirmSerializer, responses={200: InferenceFileSerializer})
+    def post(self, request, job_id):
+        job = get_job(request, job_id)
+        data = validated(FileConfirmSerializer, request.data)
+        with transaction.atomic():
+            f = services.confirm(get_file(job, data["file_id"]))
+        return Response(InferenceFileSerializer(f).data)
+
+
+class FileListView(GenericAPIView):
+    serializer_class = InferenceFileSerializer
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+            }
+        },
+        responses={201: InferenceFileSerializer(many=True)},
+    )
+    def post(self, request, job_id):
+        """Ours: upload one or more files (`file`, repeatable) and queue them in one call."""
+        job = get_job(request, job_id)
+        uploads = request.FILES.getlist("file")
+        if not uploads:
+            raise Unprocessable(
+                ["body", "file"], "field required: send audio as multipart 'file'", "value_error.missing"
+            )
+        with transaction.atomic():
+            created = [services.upload_and_queue(job, u) for u in uploads]
+        data = InferenceFileSerializer(created, many=True).data
+        return Response({"created": len(created), "items": data}, status=status.HTTP_201_CREATED)
+
+
+class FileDetailView(GenericAPIView):
+    serializer_class = InferenceFileSerializer
+
+    @extend_schema(parameters=POSTPROCESS_PARAMS)
+    def get(self, request, job_id, file_id):
+        """The file; with threshold / merge_window_ms / min_duration_ms its detections are recomputed
+        from the stored frame scores (the model does not run again)."""
+        job = get_job(request, job_id)
+        f = get_file(job, file_id)
+        data = InferenceFileSerializer(f).data
+        wanted = postprocess_settings(request, job)
+        if f.status == FileStatus.COMPLETED and wanted != job.config:
+            data["detections"] = services.detections_for(f, job.artifact_types, **wanted)
+            data["detection_count"] = len(data["detections"])
+        data["config"] = wanted
+        return Response(data)
+
+
+class FileContentView(GenericAPIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, job_id, file_id):
+        f = get_file(get_job(request, job_id), file_id)
+        path = storage.absolute(f.s3_key)
+        if f.uploaded_at is None or not path.exists():
+            raise Http404("The file's audio has not been uploaded")
+        return ranged_file_response(
+            request, path, f.content_type or "application/octet-stream", f.original_filename
+        )
+
+
+class FilePeaksView(GenericAPIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, job_id, file_id):
+        """Waveform peaks (audiowaveform JSON), computed while the file was processed."""
+        f = get_file(get_job(request, job_id), file_id)
+        path = services.file_dir(f) / PEAKS_NAME
+        if f.status != FileStatus.COMPLETED or not path.exists():
+            raise Conflict(f"Peaks are not available: the file is {f.status}")
+        import numpy as np
+
+        return peaks_response(request, np.load(path), f.duration_ms)
+
+
+class InferenceExportView(GenericAPIView):
+    content_negotiation_class = FormatIsOurs
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=list(exports.FORMATS), default="json"),
+            OpenApiParameter("file_id", str, description="one file; omit for the whole job"),
+            *POSTPROCESS_PARAMS,
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, job_id):
+        """Detections as JSON (the seed's export shape), CSV or Audacity labels; per file or per job
+        (Audacity per job is a zip of one label file per audio file)."""
+        job = get_job(request, job_id)
+        fmt = query_choice(request, "format", list(exports.FORMATS)) or "json"
+        wanted = postprocess_settings(request, job)
+        files = list(job.files.all())
+        if request.query_params.get("file_id"):
+            files = [get_file(job, request.query_params["file_id"])]
+        rows = [(f, self.detections(job, f, wanted)) for f in files]
+        content, content_type, name = exports.render(fmt, job, rows, single=len(files) == 1)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @staticmethod
+    def detections(job, f, wanted) -> list[dict]:
+        if f.status != FileStatus.COMPLETED:
+            return []
+        return (
+            f.detections if wanted == job.config else services.detections_for(f, job.artifact_types, **wanted)
+        )

@@ -1,0 +1,25 @@
+"""API routes for inference jobs (Relay's paths, no trailing slash; one is tolerated)."""
+
+from datasets.api_urls import UUID, route
+from inference import api
+
+J = rf"inference-jobs/(?P<job_id>{UUID})"
+F = rf"{J}/files/(?P<file_id>{UUID})"
+
+routes = [
+    route("inference-jobs", api.InferenceJobListView, "inference-job-list"),
+    route(J, api.InferenceJobDetailView, "inference-job-detail"),
+    route(rf"{J}/cancel", api.InferenceJobCancelView, "inference-job-cancel"),
+    route(rf"{J}/export", api.InferenceExportView, "inference-export"),
+    route(rf"{J}/files", api.FileListView, "inference-file-list"),
+    route(rf"{J}/files/upload-url", api.FileUploadUrlView, "inference-upload-url"),
+    route(rf"{J}/files/confirm", api.FileConfirmView, "inference-confirm"),
+    route(F, api.FileDetailView, "inference-file-detail"),
+    route(rf"{F}/content", api.FileContentView, "inference-file-content"),
+    route(rf"{F}/peaks", api.FilePeaksView, "inference-file-peaks"),
+    route(
+        rf"inference-uploads/(?P<file_id>{UUID})", api.InferenceSignedUploadView, "inference-signed-upload"
+    ),
+]
+
+urlpatterns = [pattern for pair in routes for pattern in pair]

@@ -1,0 +1,82 @@
+"""Inference jobs and their files. The job's state lives here, never only in django-q2's tables."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from relayweb.models import Team
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class FileStatus(models.TextChoices):
+    PENDING = "pending"  # created by upload-url, bytes not here yet
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+DONE = {FileStatus.COMPLETED, FileStatus.FAILED}
+
+
+class InferenceJob(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="inference_jobs")
+    # An id, not a foreign key: deleting the model later must not delete the results it produced.
+    model_id = models.UUIDField(db_index=True)
+    model_name = models.CharField(max_length=200, blank=True, default="")
+    artifact_types = models.JSONField(default=list)
+    config = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
+    error_message = models.TextField(blank=True, default="")
+    device = models.CharField(max_length=64, blank=True, default="")
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["team", "status"])]
+
+    def __str__(self) -> str:
+        return f"inference {self.id} ({self.status})"
+
+
+class InferenceFile(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(InferenceJob, on_delete=models.CASCADE, related_name="files")
+    original_filename = models.CharField(max_length=500)
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    declared_size = models.BigIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    s3_key = models.CharField(max_length=300, blank=True, default="")  # the storage key of the bytes
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=FileStatus.choices, default=FileStatus.PENDING)
+    error_message = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    frames = models.PositiveIntegerField(null=True, blank=True)
+    frame_ms = models.FloatField(default=10.0)
+    # Detections at the job's config; other settings are recomputed from the stored frame scores.
+    detections = models.JSONField(default=list, blank=True)
+    detection_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["job", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.status})"

@@ -1,0 +1,202 @@
+"""Every change to inference jobs and files: creation, uploads, queueing, results, cancel, statistics.
+
+Job status follows its files: `processing` while any confirmed file waits or runs, then `completed`
+(or `failed` when every file failed). Files still uploading (`pending`) never hold the others back:
+their results appear as each finishes. Cancelling fails the files not yet done and keeps the results
+already produced.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from datasets import storage
+from inference.models import DONE, FileStatus, InferenceFile, InferenceJob, JobStatus
+from relayml.infer import SCORES_NAME, detections_from_scores, load_scores
+from relayweb.errors import Conflict
+from training.models import DetectorModel
+
+CANCELLED_MESSAGE = "cancelled before it was processed"
+
+
+def file_dir(f: InferenceFile) -> Path:
+    return Path(settings.MEDIA_ROOT) / "inference" / str(f.job_id) / str(f.id)
+
+
+def original_key(f: InferenceFile) -> str:
+    return f"inference/{f.job_id}/{f.id}/original"
+
+
+def create_job(team, model: DetectorModel, config: dict, user=None) -> InferenceJob:
+    return InferenceJob.objects.create(
+        team=team,
+        model_id=model.id,
+        model_name=model.name,
+        artifact_types=model.artifact_types,
+        config=config,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
+def ensure_open(job: InferenceJob) -> None:
+    if job.status == JobStatus.CANCELLED or job.cancel_requested:
+        raise Conflict("This inference job was cancelled; create a new job to process more files")
+
+
+def create_file(job: InferenceJob, filename: str, content_type: str, size: int | None) -> InferenceFile:
+    ensure_open(job)
+    f = InferenceFile(job=job, original_filename=storage.sanitize_filename(filename))
+    f.content_type, f.declared_size = content_type[:100], size
+    f.s3_key = original_key(f)
+    f.save()
+    return f
+
+
+def store_upload(f: InferenceFile, uploaded) -> None:
+    f.size_bytes = storage.save_upload(uploaded, storage.absolute(f.s3_key))
+    f.uploaded_at = timezone.now()
+    f.save(update_fields=["size_bytes", "uploaded_at"])
+
+
+def confirm(f: InferenceFile) -> InferenceFile:
+    """Queue an uploaded file; confirming twice is harmless."""
+    ensure_open(f.job)
+    if f.uploaded_at is None:
+        raise Conflict("The file has not been uploaded yet: POST it to its upload_url first")
+    if f.status == FileStatus.PENDING:
+        InferenceFile.objects.filter(pk=f.pk, status=FileStatus.PENDING).update(status=FileStatus.QUEUED)
+        f.refresh_from_db()
+        mark_processing(f.job_id)
+        transaction.on_commit(lambda: enqueue(f.job_id))
+    return f
+
+
+def upload_and_queue(job: InferenceJob, uploaded) -> InferenceFile:
+    f = create_file(job, uploaded.name, getattr(uploaded, "content_type", "") or "", uploaded.size)
+    store_upload(f, uploaded)
+    return confirm(f)
+
+
+def enqueue(job_id) -> None:
+    """One task per confirmation; a task that finds nothing queued ends at once, so extra ones are cheap
+    and no file can be confirmed in the gap after a running task looked for work."""
+    from django_q.tasks import async_task
+
+    async_task(
+        "inference.tasks.run_job",
+        str(job_id),
+        cluster=settings.RELAY_GPU_CLUSTER,
+        hook="inference.tasks.run_finished",
+        task_name=f"infer {job_id}",
+    )
+
+
+def mark_processing(job_id) -> None:
+    InferenceJob.objects.filter(
+        pk=job_id, status__in=[JobStatus.PENDING, JobStatus.COMPLETED, JobStatus.FAILED]
+    ).update(status=JobStatus.PROCESSING, completed_at=None)
+    InferenceJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
+
+
+def claim_queued(job_id, limit: int = 64) -> list[InferenceFile]:
+    """Move up to `limit` queued files to processing and return them (each claimed exactly once)."""
+    with transaction.atomic():
+        ids = list(
+            InferenceFile.objects.select_for_update()
+            .filter(job_id=job_id, status=FileStatus.QUEUED)
+            .values_list("id", flat=True)[:limit]
+        )
+        InferenceFile.objects.filter(pk__in=ids).update(status=FileStatus.PROCESSING)
+    return list(InferenceFile.objects.filter(pk__in=ids).order_by("created_at", "id"))
+
+
+def detections_for(
+    f: InferenceFile, types: list[str], threshold, merge_window_ms, min_duration_ms
+) -> list[dict]:
+    """Detections recomputed from the stored frame scores (no model run)."""
+    scores = load_scores(file_dir(f) / SCORES_NAME, len(types))
+    events = detections_from_scores(
+        scores, types, f.frame_ms, threshold, merge_window_ms, min_duration_ms, f.duration_ms
+    )
+    return [e.to_dict() for e in events]
+
+
+def record_result(
+    f: InferenceFile, job: InferenceJob, duration_ms: int, frames: int, frame_ms: float
+) -> None:
+    f.duration_ms, f.frames, f.frame_ms = duration_ms, frames, frame_ms
+    c = job.config
+    f.detections = detections_for(
+        f, job.artifact_types, c["threshold"], c["merge_window_ms"], c["min_duration_ms"]
+    )
+    f.detection_count = len(f.detections)
+    f.status, f.processed_at, f.error_message = FileStatus.COMPLETED, timezone.now(), ""
+    f.save()
+
+
+def record_failure(file_id, message: str) -> None:
+    InferenceFile.objects.filter(pk=file_id).exclude(status__in=DONE).update(
+        status=FileStatus.FAILED, error_message=message[:2000], processed_at=timezone.now()
+    )
+
+
+def settle(job_id, error: str = "") -> None:
+    """Set the job's status from its files once none is waiting or running."""
+    job = InferenceJob.objects.get(pk=job_id)
+    if job.status == JobStatus.CANCELLED:
+        return
+    counts = job.files.aggregate(
+        busy=Count("id", filter=Q(status__in=[FileStatus.QUEUED, FileStatus.PROCESSING])),
+        done=Count("id", filter=Q(status=FileStatus.COMPLETED)),
+        failed=Count("id", filter=Q(status=FileStatus.FAILED)),
+    )
+    if counts["busy"]:
+        return
+    if counts["done"] == 0 and counts["failed"] == 0:
+        return  # nothing confirmed yet
+    status = JobStatus.COMPLETED if counts["done"] else JobStatus.FAILED
+    message = error or (
+        "" if counts["done"] else f"All {counts['failed']} file(s) failed; see each file's error"
+    )
+    InferenceJob.objects.filter(pk=job_id).exclude(status=JobStatus.CANCELLED).update(
+        status=status, completed_at=timezone.now(), error_message=message
+    )
+
+
+def cancel(job: InferenceJob) -> InferenceJob:
+    if job.status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED):
+        raise Conflict(f"The job is already {job.status}")
+    with transaction.atomic():
+        InferenceJob.objects.filter(pk=job.pk).update(
+            cancel_requested=True, status=JobStatus.CANCELLED, completed_at=timezone.now()
+        )
+        job.files.exclude(status__in=DONE).update(
+            status=FileStatus.FAILED, error_message=CANCELLED_MESSAGE, processed_at=timezone.now()
+        )
+    job.refresh_from_db()
+    return job
+
+
+def is_cancelled(job_id) -> bool:
+    return InferenceJob.objects.filter(pk=job_id, cancel_requested=True).exists()
+
+
+def with_counts(jobs):
+    return jobs.annotate(
+        total_files=Count("files", distinct=True),
+        processed_files=Count("files", filter=Q(files__status__in=DONE), distinct=True),
+        failed_files=Count("files", filter=Q(files__status=FileStatus.FAILED), distinct=True),
+        total_detections=Sum("files__detection_count"),
+    )
+
+
+def delete_job(job: InferenceJob) -> None:
+    folder = Path(settings.MEDIA_ROOT) / "inference" / str(job.id)
+    job.delete()
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))

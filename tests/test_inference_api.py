@@ -1,0 +1,150 @@
+"""Inference through the API and the real GPU-cluster worker, with a model trained in the test."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from inference.models import InferenceJob
+from relayml import synth
+from relayweb.models import Role
+from tests import factories
+from tests.conftest import wait_for
+from tests.training_data import trained_model, wav_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def model(team, settings, media_root):
+    return trained_model(team, settings)
+
+
+def speech(seed: int, sentences: int = 2) -> bytes:
+    return wav_of(synth.make_clip(seed, sentences=sentences))
+
+
+def create_job(api, model, **config):
+    response = api.post("/api/v1/inference-jobs", {"model_id": str(model.id), "config": config}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_jobs_validate_their_config_and_model(api, client_for, other_team, model):
+    job = create_job(api, model)
+    assert job["config"] == {"threshold": 0.5, "merge_window_ms": 200, "min_duration_ms": 50}
+    assert job["status"] == "pending" and job["files"] == [] and job["total_files"] == 0
+    bad = api.post(
+        "/api/v1/inference-jobs",
+        {"model_id": str(model.id), "config": {"threshold": 1.5, "merge_window_ms": -1}},
+        format="json",
+    )
+    assert bad.status_code == 422
+    assert {tuple(e["loc"]) for e in bad.json()["detail"]} == {
+        ("body", "config", "threshold"),
+        ("body", "config", "merge_window_ms"),
+    }
+    other = client_for(Role.ADMIN, for_team=other_team)
+    assert other.post("/api/v1/inference-jobs", {"model_id": str(model.id)}, format="json").status_code == 404
+    assert other.get(f"/api/v1/inference-jobs/{job['id']}").status_code == 404
+    assert client_for(Role.VIEWER).post("/api/v1/inference-jobs", {"model_id": str(model.id)}, format="json").status_code == 403
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_files_are_processed_by_the_worker_and_a_corrupt_one_fails_alone(api, model, gpu_worker):
+    job = create_job(api, model, threshold=0.3)
+    files = [
+        SimpleUploadedFile("one.wav", speech(11)),
+        SimpleUploadedFile("junk.wav", b"RIFF\x00\x00\x00\x00WAVE this is not audio"),
+        SimpleUploadedFile("two.wav", speech(12)),
+    ]
+    response = api.post(f"/api/v1/inference-jobs/{job['id']}/files", {"file": files}, format="multipart")
+    assert response.status_code == 201 and response.json()["created"] == 3
+    url = f"/api/v1/inference-jobs/{job['id']}"
+    done = wait_for(lambda: (j := api.get(url).json())["status"] in ("completed", "failed") and j, timeout=120)
+    assert done["status"] == "completed"
+    assert (done["total_files"], done["processed_files"], done["failed_files"]) == (3, 3, 1)
+    by_name = {f["original_filename"]: f for f in done["files"]}
+    assert by_name["junk.wav"]["status"] == "failed" and by_name["junk.wav"]["error_message"]
+    good = by_name["one.wav"]
+    assert good["status"] == "completed" and good["duration_ms"] > 5000 and good["processed_at"]
+    assert done["total_detections"] == sum(f["detection_count"] for f in done["files"])
+    for d in good["detections"]:
+        assert set(d) == {"artifact_type", "start_ms", "end_ms", "confidence"}
+        assert d["confidence"] >= 0.3 and 0 <= d["start_ms"] < d["end_ms"] <= good["duration_ms"]
+
+    # Live re-thresholding from the stored scores: stricter settings never find more.
+    file_url = f"{url}/files/{good['id']}"
+    loose = api.get(file_url, {"threshold": 0.05, "merge_window_ms": 0, "min_duration_ms": 0}).json()
+    strict = api.get(file_url, {"threshold": 0.95}).json()
+    assert loose["config"] == {"threshold": 0.05, "merge_window_ms": 0, "min_duration_ms": 0}
+    assert loose["detection_count"] >= good["detection_count"] >= strict["detection_count"]
+    assert all(d["confidence"] >= 0.95 for d in strict["detections"])
+    assert api.get(file_url, {"threshold": 2}).status_code == 422
+
+    labels = api.get(f"{url}/export", {"format": "audacity", "file_id": good["id"]})
+    assert labels.content.decode().count("\n") == max(0, good["detection_count"] - 1)
+    exported = json.loads(api.get(f"{url}/export", {"format": "json"}).content)
+    assert [item["filename"] for item in exported] == ["one.wav", "junk.wav", "two.wav"]
+    archive = zipfile.ZipFile(io.BytesIO(api.get(f"{url}/export", {"format": "audacity"}).content))
+    assert sorted(archive.namelist()) == ["junk.wav.txt", "one.wav.txt", "two.wav.txt"]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_upload_url_then_confirm_then_partial_results(api, model, gpu_worker, live_server):
+    job = create_job(api, model)
+    url = f"/api/v1/inference-jobs/{job['id']}"
+    body = speech(21)
+    ticket = api.post(
+        f"{url}/files/upload-url", {"filename": "take.wav", "file_size_bytes": len(body)}, format="json"
+    ).json()
+    assert set(ticket) == {"file_id", "upload_url", "upload_fields", "s3_key", "expires_in"}
+    # A second file asks for a URL but never uploads: it must not hold the first one back.
+    api.post(f"{url}/files/upload-url", {"filename": "later.wav", "file_size_bytes": 10}, format="json")
+    upload_url = ticket["upload_url"].replace("http://testserver", live_server.url)
+    sent = requests.post(upload_url, data=ticket["upload_fields"], files={"file": ("take.wav", body)}, timeout=30)
+    assert sent.status_code == 204
+    confirmed = api.post(f"{url}/files/confirm", {"file_id": ticket["file_id"]}, format="json")
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "queued"
+    wait_for(lambda: api.get(f"{url}/files/{ticket['file_id']}").json()["status"] == "completed", timeout=120)
+    job = api.get(url).json()
+    assert {f["original_filename"]: f["status"] for f in job["files"]} == {"take.wav": "completed", "later.wav": "pending"}
+    assert job["status"] == "completed"
+
+
+def test_confirming_before_uploading_and_oversized_files_are_refused(api, model, settings):
+    job = create_job(api, model)
+    url = f"/api/v1/inference-jobs/{job['id']}"
+    ticket = api.post(f"{url}/files/upload-url", {"filename": "x.wav", "file_size_bytes": 100}, format="json").json()
+    assert api.post(f"{url}/files/confirm", {"file_id": ticket["file_id"]}, format="json").status_code == 409
+    huge = api.post(f"{url}/files/upload-url", {"filename": "x.wav", "file_size_bytes": 524_288_001}, format="json")
+    assert huge.status_code == 422
+    assert api.post(f"{url}/files", {}, format="multipart").status_code == 422
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_cancel_keeps_finished_results_and_fails_the_rest(api, model, gpu_worker):
+    job = create_job(api, model)
+    url = f"/api/v1/inference-jobs/{job['id']}"
+    first = SimpleUploadedFile("first.wav", speech(31))
+    api.post(f"{url}/files", {"file": [first]}, format="multipart")
+    wait_for(lambda: api.get(url).json()["status"] == "completed", timeout=120)
+    InferenceJob.objects.filter(pk=job["id"]).update(status="processing")  # as if more were coming
+    ticket = api.post(f"{url}/files/upload-url", {"filename": "late.wav", "file_size_bytes": 10}, format="json")
+    cancelled = api.post(f"{url}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    files = {f["original_filename"]: f for f in cancelled.json()["files"]}
+    assert files["first.wav"]["status"] == "completed"
+    assert files["late.wav"]["status"] == "failed" and "cancelled" in files["late.wav"]["error_message"]
+    assert ticket.status_code == 200
+    assert api.post(f"{url}/cancel").status_code == 409
+    again = api.post(f"{url}/files", {"file": [SimpleUploadedFile("more.wav", speech(32))]}, format="multipart")
+    assert again.status_code == 409
