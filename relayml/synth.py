@@ -222,3 +222,26 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def train_files(folder, count: int = 5, seed_base: int = 700, sentences: int = 2) -> list:
+    """`count` labelled clips written and processed under `folder`: TrainFiles for relayml.train
+    (tests and benchmarks)."""
+    from pathlib import Path
+
+    import soundfile as sf
+
+    from relayml.events import Event
+    from relayml.ingest import FEATURES_NAME, process
+    from relayml.train import TrainFile
+
+    out = []
+    for seed in range(count):
+        clip = make_clip(seed_base + seed, sentences=sentences)
+        clip_dir = Path(folder) / str(seed)
+        clip_dir.mkdir()
+        sf.write(clip_dir / "a.wav", clip.audio, SAMPLE_RATE, subtype="PCM_16")
+        process(clip_dir / "a.wav", clip_dir)
+        events = [Event(x.artifact_type, x.start_ms, x.end_ms) for x in clip.labels]
+        out.append(TrainFile(str(seed), str(clip_dir / FEATURES_NAME), events, clip.duration_ms))
+    return out

@@ -33,3 +33,28 @@ def test_quickstart_runs_end_to_end_against_a_live_server(worker, live_server, t
     published = AnnotationSet.objects.get(dataset__team=team)
     pause = published.annotations.get()
     assert pause.artifact_type.name == "long_pause" and pause.end_ms - pause.start_ms == 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_inference_guides_snippets_run_against_a_live_server(gpu_worker, live_server, team, settings):
+    from inference.models import InferenceJob
+    from tests.training_data import trained_model
+
+    model = trained_model(team, settings)
+    env = {**os.environ, "RELAY_BASE_URL": live_server.url, "RELAY_API_KEY": factories.make_key(team)}
+    result = subprocess.run(
+        [sys.executable, "examples/inference_results.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for threshold in ("0.3", "0.5", "0.7", "0.9"):
+        assert f"Threshold {threshold}: " in result.stdout
+    assert "Quality score: " in result.stdout and "Artifact rate: " in result.stdout
+    jobs = InferenceJob.objects.filter(team=team, model_id=model.id)
+    assert jobs.count() == 4 and all(j.status == "completed" and j.files.count() == 3 for j in jobs)
+    counts = {j.config["threshold"]: sum(f.detection_count for f in j.files.all()) for j in jobs}
+    assert counts[0.3] >= counts[0.5] >= counts[0.7] >= counts[0.9]

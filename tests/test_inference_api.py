@@ -13,7 +13,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from inference.models import InferenceJob
 from relayml import synth
 from relayweb.models import Role
-from tests import factories
 from tests.conftest import wait_for
 from tests.training_data import trained_model, wav_of
 
@@ -30,7 +29,9 @@ def speech(seed: int, sentences: int = 2) -> bytes:
 
 
 def create_job(api, model, **config):
-    response = api.post("/api/v1/inference-jobs", {"model_id": str(model.id), "config": config}, format="json")
+    response = api.post(
+        "/api/v1/inference-jobs", {"model_id": str(model.id), "config": config}, format="json"
+    )
     assert response.status_code == 201, response.json()
     return response.json()
 
@@ -52,7 +53,12 @@ def test_jobs_validate_their_config_and_model(api, client_for, other_team, model
     other = client_for(Role.ADMIN, for_team=other_team)
     assert other.post("/api/v1/inference-jobs", {"model_id": str(model.id)}, format="json").status_code == 404
     assert other.get(f"/api/v1/inference-jobs/{job['id']}").status_code == 404
-    assert client_for(Role.VIEWER).post("/api/v1/inference-jobs", {"model_id": str(model.id)}, format="json").status_code == 403
+    assert (
+        client_for(Role.VIEWER)
+        .post("/api/v1/inference-jobs", {"model_id": str(model.id)}, format="json")
+        .status_code
+        == 403
+    )
 
 
 @pytest.mark.worker
@@ -67,7 +73,9 @@ def test_files_are_processed_by_the_worker_and_a_corrupt_one_fails_alone(api, mo
     response = api.post(f"/api/v1/inference-jobs/{job['id']}/files", {"file": files}, format="multipart")
     assert response.status_code == 201 and response.json()["created"] == 3
     url = f"/api/v1/inference-jobs/{job['id']}"
-    done = wait_for(lambda: (j := api.get(url).json())["status"] in ("completed", "failed") and j, timeout=120)
+    done = wait_for(
+        lambda: (j := api.get(url).json())["status"] in ("completed", "failed") and j, timeout=120
+    )
     assert done["status"] == "completed"
     assert (done["total_files"], done["processed_files"], done["failed_files"]) == (3, 3, 1)
     by_name = {f["original_filename"]: f for f in done["files"]}
@@ -109,22 +117,31 @@ def test_upload_url_then_confirm_then_partial_results(api, model, gpu_worker, li
     # A second file asks for a URL but never uploads: it must not hold the first one back.
     api.post(f"{url}/files/upload-url", {"filename": "later.wav", "file_size_bytes": 10}, format="json")
     upload_url = ticket["upload_url"].replace("http://testserver", live_server.url)
-    sent = requests.post(upload_url, data=ticket["upload_fields"], files={"file": ("take.wav", body)}, timeout=30)
+    sent = requests.post(
+        upload_url, data=ticket["upload_fields"], files={"file": ("take.wav", body)}, timeout=30
+    )
     assert sent.status_code == 204
     confirmed = api.post(f"{url}/files/confirm", {"file_id": ticket["file_id"]}, format="json")
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "queued"
     wait_for(lambda: api.get(f"{url}/files/{ticket['file_id']}").json()["status"] == "completed", timeout=120)
     job = api.get(url).json()
-    assert {f["original_filename"]: f["status"] for f in job["files"]} == {"take.wav": "completed", "later.wav": "pending"}
+    assert {f["original_filename"]: f["status"] for f in job["files"]} == {
+        "take.wav": "completed",
+        "later.wav": "pending",
+    }
     assert job["status"] == "completed"
 
 
 def test_confirming_before_uploading_and_oversized_files_are_refused(api, model, settings):
     job = create_job(api, model)
     url = f"/api/v1/inference-jobs/{job['id']}"
-    ticket = api.post(f"{url}/files/upload-url", {"filename": "x.wav", "file_size_bytes": 100}, format="json").json()
+    ticket = api.post(
+        f"{url}/files/upload-url", {"filename": "x.wav", "file_size_bytes": 100}, format="json"
+    ).json()
     assert api.post(f"{url}/files/confirm", {"file_id": ticket["file_id"]}, format="json").status_code == 409
-    huge = api.post(f"{url}/files/upload-url", {"filename": "x.wav", "file_size_bytes": 524_288_001}, format="json")
+    huge = api.post(
+        f"{url}/files/upload-url", {"filename": "x.wav", "file_size_bytes": 524_288_001}, format="json"
+    )
     assert huge.status_code == 422
     assert api.post(f"{url}/files", {}, format="multipart").status_code == 422
 
@@ -138,7 +155,9 @@ def test_cancel_keeps_finished_results_and_fails_the_rest(api, model, gpu_worker
     api.post(f"{url}/files", {"file": [first]}, format="multipart")
     wait_for(lambda: api.get(url).json()["status"] == "completed", timeout=120)
     InferenceJob.objects.filter(pk=job["id"]).update(status="processing")  # as if more were coming
-    ticket = api.post(f"{url}/files/upload-url", {"filename": "late.wav", "file_size_bytes": 10}, format="json")
+    ticket = api.post(
+        f"{url}/files/upload-url", {"filename": "late.wav", "file_size_bytes": 10}, format="json"
+    )
     cancelled = api.post(f"{url}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     files = {f["original_filename"]: f for f in cancelled.json()["files"]}
@@ -146,5 +165,7 @@ def test_cancel_keeps_finished_results_and_fails_the_rest(api, model, gpu_worker
     assert files["late.wav"]["status"] == "failed" and "cancelled" in files["late.wav"]["error_message"]
     assert ticket.status_code == 200
     assert api.post(f"{url}/cancel").status_code == 409
-    again = api.post(f"{url}/files", {"file": [SimpleUploadedFile("more.wav", speech(32))]}, format="multipart")
+    again = api.post(
+        f"{url}/files", {"file": [SimpleUploadedFile("more.wav", speech(32))]}, format="multipart"
+    )
     assert again.status_code == 409

@@ -23,14 +23,13 @@ from relayml.infer import (
 )
 from relayml.model import Detector
 from relayml.train import TrainConfig, train
-from tests.training_data import ml_train_files
 
 TYPES = ["glitch", "long_pause", "clipping", "dropout"]
 
 
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory) -> Detector:
-    files = ml_train_files(tmp_path_factory.mktemp("clips"), count=3, seed_base=900)
+    files = synth.train_files(tmp_path_factory.mktemp("clips"), count=3, seed_base=900)
     config = TrainConfig(artifact_types=TYPES, epochs=1, batch_size=8)
     return Detector.load(train(files, config, tmp_path_factory.mktemp("model")).model_path)
 

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import torch
 
+from relayml import synth
 from relayml.detect import detect
 from relayml.model import Detector
 from relayml.train import TrainConfig, TrainFile, TrainingCancelled, split_files, train
-from tests.training_data import ml_train_files
 
 TYPES = ["glitch", "long_pause", "clipping", "dropout"]
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> list[TrainFile]:
-    return ml_train_files(tmp_path_factory.mktemp("clips"))
+    return synth.train_files(tmp_path_factory.mktemp("clips"))
 
 
 def tiny(**changes) -> TrainConfig:

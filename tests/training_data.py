@@ -43,28 +43,6 @@ def wav_of(clip) -> bytes:
     return buffer.getvalue()
 
 
-def ml_train_files(folder, count: int = 5, seed_base: int = 700, sentences: int = 2) -> list:
-    """Real speech clips processed by relayml alone (no Django): TrainFiles for relayml.train."""
-    from pathlib import Path
-
-    import soundfile as sf
-
-    from relayml.events import Event
-    from relayml.ingest import FEATURES_NAME, process
-    from relayml.train import TrainFile
-
-    out = []
-    for seed in range(count):
-        clip = synth.make_clip(seed_base + seed, sentences=sentences)
-        clip_dir = Path(folder) / str(seed)
-        clip_dir.mkdir()
-        sf.write(clip_dir / "a.wav", clip.audio, synth.SAMPLE_RATE, subtype="PCM_16")
-        process(clip_dir / "a.wav", clip_dir)
-        events = [Event(x.artifact_type, x.start_ms, x.end_ms) for x in clip.labels]
-        out.append(TrainFile(str(seed), str(clip_dir / FEATURES_NAME), events, clip.duration_ms))
-    return out
-
-
 def trained_model(team, settings, clips: int = 3, epochs: int = 2):
     """A detector trained by the real training task, in this process, on a small published set."""
     from training import services as training_services

@@ -1,0 +1,161 @@
+"""End-to-end inference throughput and peak memory on long files (decode → features → model → post-process).
+
+    python bench/infer.py [--lengths 1,60,180] [--device cpu|cuda] [--format wav|mp3] [--no-write]
+
+Builds programmes of espeak-ng speech with injected artifacts (24 kHz mono 16-bit WAV, the usual TTS
+output, or 128 kbps MP3) of each length in minutes, trains a small detector (2 epochs: throughput does
+not depend on how good it is), then runs `relayml.infer.infer_files` plus the contract's
+post-processing on each file in a fresh process, measuring wall time and peak resident memory.
+Results go into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.report import machine_summary, write_section  # noqa: E402
+
+
+def build_audio(folder: Path, minutes: float, fmt: str) -> Path:
+    import numpy as np
+    import soundfile as sf
+
+    from relayml import synth
+
+    base = folder / "base.wav"
+    if not base.exists():
+        clips = [synth.make_clip(seed, sentences=4).audio for seed in range(12)]
+        sf.write(base, np.concatenate(clips), synth.SAMPLE_RATE, subtype="PCM_16")
+    out = folder / f"programme-{minutes:g}min.{fmt}"
+    codec = ["-c:a", "pcm_s16le"] if fmt == "wav" else ["-c:a", "libmp3lame", "-b:a", "128k"]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(base), "-t", str(int(minutes * 60)),
+         "-ac", "1", "-ar", "24000", *codec, str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def train_model(folder: Path) -> Path:
+    from relayml.synth import train_files
+    from relayml.train import TrainConfig, train
+
+    clips = folder / "clips"
+    clips.mkdir()
+    files = train_files(clips, count=4, seed_base=1200)
+    config = TrainConfig(
+        artifact_types=["glitch", "long_pause", "clipping", "dropout"], epochs=2, batch_size=16
+    )
+    return train(files, config, folder / "model").model_path
+
+
+def child(model_path: str, audio: str, out_dir: str, device: str) -> None:
+    """One file, as the worker runs it; prints a JSON line with the measurements."""
+    import os
+
+    import torch
+
+    from relayml.infer import detections_from_scores, infer_files, load_scores
+    from relayml.model import Detector
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    started = time.perf_counter()
+    detector = Detector.load(Path(model_path), device)
+    (result,) = infer_files(detector, [("f", audio, Path(out_dir))], device=device)
+    scores = load_scores(result.scores_path, len(detector.artifact_types))
+    events = detections_from_scores(
+        scores, detector.artifact_types, detector.geometry["frame_ms"], 0.5, 200, 50, result.duration_ms
+    )
+    seconds = time.perf_counter() - started
+    rethreshold = time.perf_counter()
+    detections_from_scores(scores, detector.artifact_types, detector.geometry["frame_ms"], 0.7, 200, 50)
+    rethreshold = time.perf_counter() - rethreshold
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    print(json.dumps({"seconds": seconds, "duration_ms": result.duration_ms, "detections": len(events),
+                      "peak_mb": peak_mb, "rethreshold_s": rethreshold, "error": result.error}))  # fmt: skip
+
+
+def run_child(model: Path, audio: Path, out_dir: Path, device: str) -> dict:
+    line = (
+        subprocess.run(
+            [sys.executable, __file__, "--child", str(model), str(audio), str(out_dir), device],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    return json.loads(line)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(*sys.argv[2:6])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lengths", default="1,60,180", help="minutes, comma separated")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--format", default="wav", choices=["wav", "mp3"])
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="relay-infer-bench-") as tmp:
+        folder = Path(tmp)
+        model = train_model(folder)
+        for minutes in [float(m) for m in args.lengths.split(",")]:
+            audio = build_audio(folder, minutes, args.format)
+            measured = run_child(model, audio, folder / f"out-{minutes:g}", args.device)
+            measured["minutes"] = minutes
+            measured["size_mb"] = audio.stat().st_size / 1e6
+            audio.unlink()
+            print(measured)
+            rows.append(measured)
+    report(args, rows)
+
+
+def report(args, rows: list[dict]) -> None:
+    device = args.device
+    if device.startswith("cuda"):
+        import torch
+
+        device = f"CUDA ({torch.cuda.get_device_name(0)})"
+    lines = [
+        f"`python bench/infer.py --lengths {args.lengths} --device {args.device} --format {args.format}`: "
+        f"speech programmes as {'24 kHz mono 16-bit WAV' if args.format == 'wav' else '128 kbps MP3'}, "
+        "each run in a fresh process: load the model, decode, resample to 16 kHz, log-mel, score with "
+        "context, write the uint8 frame scores and peaks, post-process (threshold 0.5, merge 200 ms, "
+        f"min 50 ms). Device: {device}. Machine: {machine_summary()}.",
+        "",
+        "| audio | file | wall time | × real time | peak RSS | re-threshold from stored scores |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        speed = r["duration_ms"] / 1000 / r["seconds"]
+        lines.append(
+            f"| {r['minutes']:g} min | {r['size_mb']:.0f} MB | {r['seconds']:.1f} s | {speed:.0f}× | "
+            f"{r['peak_mb']:.0f} MB | {r['rethreshold_s'] * 1000:.0f} ms |"
+        )
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        title = f"Inference ({'GPU' if args.device.startswith('cuda') else 'CPU'}, {args.format.upper()})"
+        write_section(ROOT / "docs" / "benchmarks.md", title, text)
+
+
+if __name__ == "__main__":
+    main()
