@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from rest_framework.response import Response
 from datasets import storage
 from datasets.api import SignedUploadView, peaks_response, upload_url_for, validated
 from datasets.uploads import too_large
-from inference import exports, services
+from inference import exports, review, services
 from inference.models import FileStatus, InferenceFile, InferenceJob, JobStatus
 from inference.serializers import (
     FileConfirmSerializer,
@@ -260,3 +261,32 @@ class InferenceExportView(GenericAPIView):
         return (
             f.detections if wanted == job.config else services.detections_for(f, job.artifact_types, **wanted)
         )
+
+
+class ReviewRequestSerializer(InferenceConfigSerializer):
+    annotation_set_id = serializers.UUIDField(required=False, allow_null=True)
+    threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    merge_window_ms = serializers.IntegerField(min_value=0, max_value=5000, required=False)
+    min_duration_ms = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+
+
+class FileReviewView(GenericAPIView):
+    serializer_class = ReviewRequestSerializer
+
+    @extend_schema(request=ReviewRequestSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, job_id, file_id):
+        """Ours: copy the file into the model's dataset with its detections (at the job's settings or
+        the ones given) as annotations in a draft set, ready to be accepted or fixed in the workspace."""
+        job = get_job(request, job_id)
+        f = get_file(job, file_id)
+        body = validated(ReviewRequestSerializer, request.data)
+        wanted = {**job.config, **{k: v for k, v in body.items() if k in job.config}}
+        detections = (
+            f.detections if wanted == job.config else services.detections_for(f, job.artifact_types, **wanted)
+        )
+        result = review.send_to_review(f, detections, body.get("annotation_set_id"), caller_of(request).user)
+        result["annotate_url"] = reverse(
+            "datasets:annotate",
+            args=[result["dataset_id"], result["annotation_set_id"], result["audio_file_id"]],
+        )
+        return Response(result, status=status.HTTP_201_CREATED)

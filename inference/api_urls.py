@@ -17,6 +17,7 @@ routes = [
     route(F, api.FileDetailView, "inference-file-detail"),
     route(rf"{F}/content", api.FileContentView, "inference-file-content"),
     route(rf"{F}/peaks", api.FilePeaksView, "inference-file-peaks"),
+    route(rf"{F}/review", api.FileReviewView, "inference-file-review"),
     route(
         rf"inference-uploads/(?P<file_id>{UUID})", api.InferenceSignedUploadView, "inference-signed-upload"
     ),

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("relayweb.page_urls")),
     path("", include("datasets.urls")),
     path("", include("training.urls")),
+    path("", include("inference.urls")),
 ]
 
 

@@ -169,3 +169,44 @@ def test_cancel_keeps_finished_results_and_fails_the_rest(api, model, gpu_worker
         f"{url}/files", {"file": [SimpleUploadedFile("more.wav", speech(32))]}, format="multipart"
     )
     assert again.status_code == 409
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_reviewed_file_lands_in_a_draft_of_the_models_dataset_with_its_detections(api, model, gpu_worker):
+    from datasets.models import AnnotationSet, AudioFile
+
+    job = create_job(api, model, threshold=0.05, min_duration_ms=0)
+    api.post(
+        f"/api/v1/inference-jobs/{job['id']}/files",
+        {"file": [SimpleUploadedFile("new.wav", speech(41))]},
+        format="multipart",
+    )
+    url = f"/api/v1/inference-jobs/{job['id']}"
+    done = wait_for(lambda: (j := api.get(url).json())["status"] == "completed" and j, timeout=120)
+    f = done["files"][0]
+    assert f["detection_count"] > 0  # a threshold this low always finds something to review
+    response = api.post(f"{url}/files/{f['id']}/review", {}, format="json")
+    assert response.status_code == 201, response.json()
+    result = response.json()
+    assert result["created"] == f["detection_count"] and result["skipped"] == 0
+    draft = AnnotationSet.objects.get(pk=result["annotation_set_id"])
+    assert draft.status == "draft" and str(draft.dataset_id) == str(model.dataset_id)
+    assert draft.version == 2  # a new draft copied from the published v1 the model was trained on
+    reviewed = AudioFile.objects.get(pk=result["audio_file_id"])
+    assert reviewed.original_filename == "new.wav" and reviewed.duration_ms == f["duration_ms"]
+    spans = sorted(
+        draft.annotations.filter(audio_file=reviewed).values_list("start_ms", "end_ms", "confidence")
+    )
+    expected = sorted((d["start_ms"], d["end_ms"], d["confidence"]) for d in f["detections"])
+    assert [s[:2] for s in spans] == [e[:2] for e in expected]
+    assert [s[2] for s in spans] == pytest.approx([e[2] for e in expected])
+    assert draft.annotations.filter(audio_file=reviewed).first().extra_data["source"] == "inference"
+    assert result["annotate_url"].endswith(f"/annotate/{reviewed.id}/")
+    published = AnnotationSet.objects.get(dataset_id=model.dataset_id, version=1)
+    assert (
+        api.post(
+            f"{url}/files/{f['id']}/review", {"annotation_set_id": str(published.id)}, format="json"
+        ).status_code
+        == 409
+    )

@@ -1,5 +1,6 @@
-// Dataset page: confirmations, and drag-and-drop upload of many files with a progress bar per file
-// and each file's processing status followed live until it is ready or failed.
+// Dataset and inference job pages: confirmations, and drag-and-drop upload of many files with a
+// progress bar per file and each file's processing status followed live until it is done.
+// The form's data-api is the multipart endpoint; each file is then polled at <data-api>/<id>.
 import { csrfToken, describe } from "./api.js";
 
 const POLL_MS = 1000;
@@ -92,9 +93,9 @@ function upload(url, { file, row }) {
         return resolve();
       }
       bar.value = 100;
-      const audio = body.items[0];
-      row.dataset.audioId = audio.id;
-      follow(`${url}/${audio.id}`, row).then(resolve);
+      const created = body.items[0];
+      row.dataset.fileId = created.id;
+      follow(`${url}/${created.id}`, row).then(resolve);
     });
     xhr.addEventListener("error", () => {
       show(row, "failed", "network error while uploading");
@@ -106,12 +107,18 @@ function upload(url, { file, row }) {
   });
 }
 
+const FINAL = new Set(["ready", "completed", "failed"]);
+
 async function follow(url, row) {
   for (;;) {
     const response = await fetch(url, { credentials: "same-origin" });
-    const audio = await response.json();
-    show(row, audio.processing_status, audio.error_message || "");
-    if (audio.processing_status === "ready" || audio.processing_status === "failed") return;
+    const file = await response.json();
+    const state = file.processing_status ?? file.status; // audio files vs inference files
+    show(row, state, file.error_message || "");
+    if (FINAL.has(state)) {
+      row.dispatchEvent(new CustomEvent("upload-done", { bubbles: true, detail: file }));
+      return;
+    }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

@@ -1,0 +1,82 @@
+"""Review into training data: a processed file and its detections become an audio file and
+annotations in a draft set of the model's dataset, for a person to accept or fix and retrain."""
+
+from __future__ import annotations
+
+import shutil
+
+from django.db import transaction
+
+from datasets import annotations as set_service
+from datasets import services as dataset_services
+from datasets import storage
+from datasets.models import AnnotationSet, Dataset, SetStatus
+from inference.models import FileStatus, InferenceFile
+from relayweb.errors import Conflict
+from training.models import DetectorModel
+
+
+def target_dataset(f: InferenceFile) -> Dataset:
+    model = DetectorModel.objects.filter(pk=f.job.model_id).first()
+    dataset = Dataset.objects.filter(pk=model.dataset_id, team=f.job.team).first() if model else None
+    if dataset is None:
+        raise Conflict("The model's dataset no longer exists, so there is nowhere to review this file")
+    return dataset
+
+
+def draft_for(dataset: Dataset, set_id=None, user=None) -> AnnotationSet:
+    """The named draft, or a new draft copied from the latest set (so reviewers keep what exists)."""
+    if set_id:
+        found = dataset.annotation_sets.filter(pk=set_id).first()
+        if found is None:
+            raise Conflict("That annotation set is not in the model's dataset")
+        set_service.ensure_draft(found)
+        return found
+    latest = dataset.annotation_sets.order_by("-version").first()
+    if latest is not None and latest.status == SetStatus.DRAFT:
+        return latest
+    return set_service.create_set(dataset, latest, user)
+
+
+def send_to_review(f: InferenceFile, detections: list[dict], set_id=None, user=None) -> dict:
+    if f.status != FileStatus.COMPLETED:
+        raise Conflict(f"Only processed files can be reviewed; this one is {f.status}")
+    dataset = target_dataset(f)
+    types = {t.name: t for t in dataset.artifact_types.all()}
+    with transaction.atomic():
+        annotation_set = draft_for(dataset, set_id, user)
+        audio = dataset_services.create_audio(
+            dataset, f.original_filename, f.content_type, f.size_bytes, user
+        )
+        target = storage.absolute(storage.original_relpath(audio))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(storage.absolute(f.s3_key), target)
+        # The duration is known (same decoder as ingest), so annotations validate before ingest ends.
+        audio.original_path, audio.size_bytes, audio.duration_ms = (
+            storage.original_relpath(audio),
+            f.size_bytes,
+            f.duration_ms,
+        )
+        audio.uploaded_at = audio.queued_at = f.uploaded_at
+        audio.save()
+        provenance = {
+            "source": "inference",
+            "inference_job_id": str(f.job_id),
+            "model_id": str(f.job.model_id),
+        }
+        items = [
+            {"audio_file": audio, "artifact_type": types[d["artifact_type"]], "start_ms": d["start_ms"],
+             "end_ms": d["end_ms"], "confidence": d["confidence"],
+             "extra_data": provenance}
+            for d in detections if d["artifact_type"] in types
+        ]  # fmt: skip
+        created = set_service.create_annotations(annotation_set, items, user) if items else []
+        dataset_services.queue_ingest(audio)
+    return {
+        "dataset_id": str(dataset.id),
+        "annotation_set_id": str(annotation_set.id),
+        "annotation_set_version": annotation_set.version,
+        "audio_file_id": str(audio.id),
+        "created": len(created),
+        "skipped": len(detections) - len(items),
+    }

@@ -1,0 +1,121 @@
+"""Dashboard pages for inference: jobs, a job's live results and statistics, a file's detections."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from rest_framework.exceptions import APIException
+
+from datasets.models import ArtifactType, Dataset, SetStatus
+from inference import services
+from inference.models import InferenceJob
+from inference.serializers import InferenceConfigSerializer
+from relayweb.models import Role, role_at_least
+from relayweb.views import team_required
+from training.models import DetectorModel
+
+FALLBACK_COLORS = ["#E53935", "#1E88E5", "#FB8C00", "#8E24AA", "#43A047", "#00ACC1", "#6D4C41", "#3949AB"]
+
+
+def team_job(request, job_id) -> InferenceJob:
+    jobs = services.with_counts(InferenceJob.objects.filter(team=request.membership.team))
+    return get_object_or_404(jobs, pk=job_id)
+
+
+@team_required()
+def job_list(request):
+    if request.method == "POST":
+        return create_job(request)
+    jobs = services.with_counts(InferenceJob.objects.filter(team=request.membership.team))
+    context = {
+        "jobs": jobs[:200],
+        "models": DetectorModel.objects.filter(team=request.membership.team),
+        "can_run": role_at_least(request.membership.role, Role.ANNOTATOR),
+        "chosen_model": request.GET.get("model", ""),
+    }
+    return render(request, "inference/job_list.html", context)
+
+
+def create_job(request):
+    if not role_at_least(request.membership.role, Role.ANNOTATOR):
+        messages.error(request, "Running inference needs the annotator role or above.")
+        return redirect("inference:jobs")
+    model = get_object_or_404(DetectorModel, team=request.membership.team, pk=request.POST.get("model_id"))
+    form = InferenceConfigSerializer(
+        data={
+            k: request.POST[k]
+            for k in ("threshold", "merge_window_ms", "min_duration_ms")
+            if request.POST.get(k)
+        }
+    )
+    if not form.is_valid():
+        messages.error(request, f"Job not created: {form.errors}")
+        return redirect("inference:jobs")
+    job = services.create_job(request.membership.team, model, dict(form.validated_data), request.user)
+    return redirect("inference:job", job_id=job.id)
+
+
+def type_colors(job: InferenceJob) -> dict[str, str]:
+    """The model's dataset colours where it still exists, a fixed palette otherwise."""
+    model = DetectorModel.objects.filter(pk=job.model_id).first()
+    known = {}
+    if model is not None:
+        rows = ArtifactType.objects.filter(dataset_id=model.dataset_id, dataset__team=job.team)
+        known = {t.name: t.color for t in rows}
+    return {
+        t: known.get(t, FALLBACK_COLORS[i % len(FALLBACK_COLORS)]) for i, t in enumerate(job.artifact_types)
+    }
+
+
+@team_required()
+def job_detail(request, job_id):
+    job = team_job(request, job_id)
+    context = {
+        "job": job,
+        "config": {"jobId": str(job.id), "colors": type_colors(job)},
+        "can_run": role_at_least(request.membership.role, Role.ANNOTATOR),
+        "max_upload_mb": settings.RELAY_MAX_UPLOAD_BYTES // (1024 * 1024),
+    }
+    return render(request, "inference/job_detail.html", context)
+
+
+@require_POST
+@team_required(Role.ANNOTATOR)
+def cancel_job(request, job_id):
+    try:
+        services.cancel(team_job(request, job_id))
+        messages.success(request, "Job cancelled; results already produced are kept.")
+    except APIException as exc:
+        messages.error(request, str(exc.detail))
+    return redirect("inference:job", job_id=job_id)
+
+
+@team_required()
+def file_detail(request, job_id, file_id):
+    job = team_job(request, job_id)
+    f = get_object_or_404(job.files, pk=file_id)
+    siblings = list(job.files.filter(status="completed").values_list("id", flat=True))
+    model = DetectorModel.objects.filter(pk=job.model_id).first()
+    dataset = Dataset.objects.filter(pk=model.dataset_id, team=job.team).first() if model else None
+    drafts = dataset.annotation_sets.filter(status=SetStatus.DRAFT) if dataset else []
+    index = siblings.index(f.id) if f.id in siblings else -1
+    config = {
+        "jobId": str(job.id),
+        "fileId": str(f.id),
+        "durationMs": f.duration_ms,
+        "colors": type_colors(job),
+        "config": job.config,
+        "canReview": dataset is not None and role_at_least(request.membership.role, Role.ANNOTATOR),
+    }
+    context = {
+        "job": job,
+        "file": f,
+        "config": config,
+        "dataset": dataset,
+        "drafts": drafts,
+        "prev_id": siblings[index - 1] if index > 0 else None,
+        "next_id": siblings[index + 1] if 0 <= index < len(siblings) - 1 else None,
+    }
+    return render(request, "inference/file_detail.html", context)

@@ -1,0 +1,166 @@
+// One inference file: the waveform with its detections as coloured regions. The threshold, merge
+// window and minimum duration are re-applied by the server to the stored frame scores (no model
+// run), so moving the slider updates the regions at once; type and confidence filters are local.
+import WaveSurfer from "../vendor/wavesurfer.js/wavesurfer.esm.js";
+import MinimapPlugin from "../vendor/wavesurfer.js/plugins/minimap.esm.js";
+import RegionsPlugin from "../vendor/wavesurfer.js/plugins/regions.esm.js";
+import TimelinePlugin from "../vendor/wavesurfer.js/plugins/timeline.esm.js";
+import ZoomPlugin from "../vendor/wavesurfer.js/plugins/zoom.esm.js";
+import { api } from "./api.js";
+import { qualityScore } from "./inference-stats.js";
+
+const config = JSON.parse(document.getElementById("file-config").textContent);
+const fileUrl = `/api/v1/inference-jobs/${config.jobId}/files/${config.fileId}`;
+const $ = (id) => document.getElementById(id);
+const state = { detections: [], shown: [], current: -1, request: null };
+let ws;
+let regions;
+
+function tint(hex, alpha) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+function formatTime(seconds) {
+  const m = Math.floor(seconds / 60);
+  return `${m}:${(seconds - m * 60).toFixed(3).padStart(6, "0")}`;
+}
+
+function settings() {
+  return {
+    threshold: $("threshold").value,
+    merge_window_ms: $("merge").value || 0,
+    min_duration_ms: $("min-duration").value || 0,
+  };
+}
+
+async function recompute() {
+  const query = new URLSearchParams(settings());
+  state.request?.abort();
+  state.request = new AbortController();
+  try {
+    const { body } = await api("GET", `${fileUrl}?${query}`, { signal: state.request.signal });
+    state.detections = body.detections;
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    throw error;
+  }
+  for (const fmt of ["json", "csv", "audacity"]) {
+    $(`export-${fmt}`).href = `/api/v1/inference-jobs/${config.jobId}/export?format=${fmt}&file_id=${config.fileId}&${query}`;
+  }
+  $("quality").textContent = qualityScore(state.detections, config.durationMs);
+  applyFilters();
+}
+
+function applyFilters() {
+  const types = new Set([...document.querySelectorAll("#type-filters input:checked")].map((i) => i.value));
+  const minConfidence = Number($("min-confidence").value);
+  state.shown = state.detections.filter((d) => types.has(d.artifact_type) && d.confidence >= minConfidence);
+  state.current = -1;
+  regions.clearRegions();
+  state.shown.forEach((d, i) => {
+    regions.addRegion({
+      id: `d${i}`, start: d.start_ms / 1000, end: d.end_ms / 1000, drag: false, resize: false,
+      color: tint(config.colors[d.artifact_type] || "#888888", 0.15 + 0.4 * d.confidence),
+      content: `${d.artifact_type} ${Math.round(d.confidence * 100)}%`,
+    });
+  });
+  renderList();
+  document.body.dataset.detections = String(state.shown.length);
+}
+
+function renderList() {
+  const body = $("detection-list");
+  body.replaceChildren();
+  state.shown.forEach((d, i) => {
+    const row = document.createElement("tr");
+    row.classList.toggle("selected", i === state.current);
+    const cells = [d.artifact_type, formatTime(d.start_ms / 1000), formatTime(d.end_ms / 1000),
+      `${d.end_ms - d.start_ms} ms`, `${Math.round(d.confidence * 100)}%`];
+    for (const text of cells) row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    row.addEventListener("click", () => go(i));
+    body.append(row);
+  });
+  $("detection-count").textContent = String(state.shown.length);
+}
+
+function go(index) {
+  if (!state.shown.length) return;
+  state.current = (index + state.shown.length) % state.shown.length;
+  const d = state.shown[state.current];
+  ws.setScrollTime(Math.max(0, d.start_ms / 1000 - 1));
+  ws.setTime(d.start_ms / 1000);
+  renderList();
+}
+
+function playCurrent() {
+  const d = state.shown[state.current];
+  if (d) ws.play(d.start_ms / 1000, d.end_ms / 1000);
+}
+
+async function review(event) {
+  event.preventDefault();
+  const json = { ...settings(), annotation_set_id: $("review-set").value || null };
+  json.threshold = Number(json.threshold);
+  json.merge_window_ms = Number(json.merge_window_ms);
+  json.min_duration_ms = Number(json.min_duration_ms);
+  const out = $("review-result");
+  try {
+    const { body } = await api("POST", `${fileUrl}/review`, { json });
+    out.innerHTML = `Added to v${body.annotation_set_version} with ${body.created} annotation(s). <a>Open it in the annotation workspace</a> (once processed).`;
+    out.querySelector("a").href = body.annotate_url;
+  } catch (error) {
+    out.textContent = error.message;
+    out.className = "error-text";
+  }
+}
+
+async function start() {
+  const pairs = Math.ceil(config.durationMs / 10);
+  const factor = Math.max(1, Math.ceil(pairs / 100_000));
+  const { body } = await api("GET", `${fileUrl}/peaks?samples_per_pixel=${160 * factor}`);
+  const peaks = Float32Array.from(body.data, (v) => v / 128);
+  regions = RegionsPlugin.create();
+  const plugins = [regions, TimelinePlugin.create({ container: "#timeline" }), ZoomPlugin.create({ scale: 0.25, maxZoom: 4000 })];
+  if (config.durationMs > 60_000) plugins.push(MinimapPlugin.create({ container: "#minimap", height: 36 }));
+  ws = WaveSurfer.create({
+    container: "#waveform", height: 140, waveColor: "#6b7a99", progressColor: "#2f3f66", normalize: true,
+    url: `${fileUrl}/content`, peaks: [peaks], duration: config.durationMs / 1000, plugins,
+  });
+  regions.on("region-clicked", (region, e) => {
+    e.stopPropagation();
+    go(Number(region.id.slice(1)));
+  });
+  ws.on("timeupdate", (t) => ($("time").textContent = formatTime(t)));
+  ws.on("play", () => ($("play").textContent = "Pause"));
+  ws.on("pause", () => ($("play").textContent = "Play"));
+  await new Promise((resolve) => ws.once("ready", resolve));
+  await recompute();
+  $("threshold").addEventListener("input", () => {
+    $("threshold-value").textContent = $("threshold").value;
+    recompute();
+  });
+  $("merge").addEventListener("change", recompute);
+  $("min-duration").addEventListener("change", recompute);
+  $("min-confidence").addEventListener("input", () => {
+    $("min-confidence-value").textContent = $("min-confidence").value;
+    applyFilters();
+  });
+  for (const box of document.querySelectorAll("#type-filters input")) box.addEventListener("change", applyFilters);
+  $("play").addEventListener("click", () => ws.playPause());
+  $("next-detection").addEventListener("click", () => go(state.current + 1));
+  $("prev-detection").addEventListener("click", () => go(state.current - 1));
+  $("play-detection").addEventListener("click", playCurrent);
+  $("review-form")?.addEventListener("submit", review);
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, select, textarea")) return;
+    const keys = { " ": () => ws.playPause(), j: () => go(state.current + 1), k: () => go(state.current - 1), r: playCurrent };
+    if (keys[e.key]) {
+      e.preventDefault();
+      keys[e.key]();
+    }
+  });
+  document.body.dataset.results = "ready";
+}
+
+start();
