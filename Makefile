@@ -68,6 +68,7 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/train.py
 	$(PY) bench/ui_long_audio.py
+	$(PY) bench/infer.py
 
 clean:
 	rm -rf var static/vendor node_modules

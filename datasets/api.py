@@ -26,7 +26,7 @@ from datasets.serializers import (
     DatasetWriteSerializer,
     UploadUrlRequestSerializer,
 )
-from datasets.uploads import too_large
+from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
 from relayml import spectrogram
 from relayml.features import PEAK_SAMPLES, SAMPLE_RATE, downsample_peaks
 from relayml.ingest import CANONICAL_NAME, load_features, load_peaks
@@ -121,25 +121,11 @@ class AudioListView(GenericAPIView):
         page = self.paginate_queryset(audio)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-            }
-        },
-        responses={201: AudioFileSerializer(many=True)},
-    )
+    @extend_schema(request=MULTIPART_FILES, responses={201: AudioFileSerializer(many=True)})
     def post(self, request, dataset_id):
         """Upload one or more files (`file`, repeatable) and queue them, in one call."""
         dataset = get_dataset(request, dataset_id)
-        files = request.FILES.getlist("file")
-        if not files:
-            raise Unprocessable(
-                ["body", "file"],
-                "field required: send audio as multipart 'file'",
-                "value_error.missing",
-            )
+        files = uploaded_files(request)
         user = caller_of(request).user
         created = [services.upload_and_queue(dataset, f, user) for f in files]
         data = AudioFileSerializer(created, many=True).data

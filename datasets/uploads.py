@@ -7,7 +7,25 @@ import os
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
-from relayweb.errors import PayloadTooLarge
+from relayweb.errors import PayloadTooLarge, Unprocessable
+
+# The OpenAPI request body of the one-call upload endpoints: `file`, repeatable.
+MULTIPART_FILES = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def uploaded_files(request) -> list:
+    """The request's multipart `file` fields; none is a 422."""
+    files = request.FILES.getlist("file")
+    if not files:
+        raise Unprocessable(
+            ["body", "file"], "field required: send audio as multipart 'file'", "value_error.missing"
+        )
+    return files
 
 
 def too_large(limit: int) -> PayloadTooLarge:

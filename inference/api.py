@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from datasets import storage
 from datasets.api import SignedUploadView, peaks_response, upload_url_for, validated
-from datasets.uploads import too_large
+from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
 from inference import exports, review, services
 from inference.models import FileStatus, InferenceFile, InferenceJob, JobStatus
 from inference.serializers import (
@@ -28,7 +28,7 @@ from inference.serializers import (
 )
 from relayml.infer import PEAKS_NAME
 from relayweb.auth import caller_of
-from relayweb.errors import Conflict, Unprocessable
+from relayweb.errors import Conflict
 from relayweb.models import Role
 from relayweb.negotiation import FormatIsOurs
 from relayweb.pagination import query_choice
@@ -162,23 +162,11 @@ class FileConfirmView(GenericAPIView):
 class FileListView(GenericAPIView):
     serializer_class = InferenceFileSerializer
 
-    @extend_schema(
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-            }
-        },
-        responses={201: InferenceFileSerializer(many=True)},
-    )
+    @extend_schema(request=MULTIPART_FILES, responses={201: InferenceFileSerializer(many=True)})
     def post(self, request, job_id):
         """Ours: upload one or more files (`file`, repeatable) and queue them in one call."""
         job = get_job(request, job_id)
-        uploads = request.FILES.getlist("file")
-        if not uploads:
-            raise Unprocessable(
-                ["body", "file"], "field required: send audio as multipart 'file'", "value_error.missing"
-            )
+        uploads = uploaded_files(request)
         with transaction.atomic():
             created = [services.upload_and_queue(job, u) for u in uploads]
         data = InferenceFileSerializer(created, many=True).data
