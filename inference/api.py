@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpResponse
@@ -184,9 +185,8 @@ class FileDetailView(GenericAPIView):
         f = get_file(job, file_id)
         data = InferenceFileSerializer(f).data
         wanted = postprocess_settings(request, job)
-        if f.status == FileStatus.COMPLETED and wanted != job.config:
-            data["detections"] = services.detections_for(f, job.artifact_types, **wanted)
-            data["detection_count"] = len(data["detections"])
+        data["detections"] = services.detections_at(f, job, wanted)
+        data["detection_count"] = len(data["detections"])
         data["config"] = wanted
         return Response(data)
 
@@ -211,8 +211,6 @@ class FilePeaksView(GenericAPIView):
         path = services.file_dir(f) / PEAKS_NAME
         if f.status != FileStatus.COMPLETED or not path.exists():
             raise Conflict(f"Peaks are not available: the file is {f.status}")
-        import numpy as np
-
         return peaks_response(request, np.load(path), f.duration_ms)
 
 
@@ -236,19 +234,11 @@ class InferenceExportView(GenericAPIView):
         files = list(job.files.all())
         if request.query_params.get("file_id"):
             files = [get_file(job, request.query_params["file_id"])]
-        rows = [(f, self.detections(job, f, wanted)) for f in files]
+        rows = [(f, services.detections_at(f, job, wanted)) for f in files]
         content, content_type, name = exports.render(fmt, job, rows, single=len(files) == 1)
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-
-    @staticmethod
-    def detections(job, f, wanted) -> list[dict]:
-        if f.status != FileStatus.COMPLETED:
-            return []
-        return (
-            f.detections if wanted == job.config else services.detections_for(f, job.artifact_types, **wanted)
-        )
 
 
 class ReviewRequestSerializer(InferenceConfigSerializer):
@@ -269,9 +259,7 @@ class FileReviewView(GenericAPIView):
         f = get_file(job, file_id)
         body = validated(ReviewRequestSerializer, request.data)
         wanted = {**job.config, **{k: v for k, v in body.items() if k in job.config}}
-        detections = (
-            f.detections if wanted == job.config else services.detections_for(f, job.artifact_types, **wanted)
-        )
+        detections = services.detections_at(f, job, wanted)
         result = review.send_to_review(f, detections, body.get("annotation_set_id"), caller_of(request).user)
         result["annotate_url"] = reverse(
             "datasets:annotate",

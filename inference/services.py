@@ -127,6 +127,16 @@ def detections_for(
     return [e.to_dict() for e in events]
 
 
+def detections_at(f: InferenceFile, job: InferenceJob, wanted: dict) -> list[dict]:
+    """A file's detections at `wanted` settings: stored ones at the job's own, else recomputed;
+    none for a file that was not processed (it has no scores)."""
+    if f.status != FileStatus.COMPLETED:
+        return []
+    if wanted == job.config:
+        return f.detections
+    return detections_for(f, job.artifact_types, **wanted)
+
+
 def record_result(
     f: InferenceFile, job: InferenceJob, duration_ms: int, frames: int, frame_ms: float
 ) -> None:

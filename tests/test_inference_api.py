@@ -226,3 +226,18 @@ def test_a_reviewed_file_lands_in_a_draft_of_the_models_dataset_with_its_detecti
         ).status_code
         == 409
     )
+
+
+def test_a_file_that_was_not_processed_has_no_detections_at_any_settings_and_cannot_be_reviewed(api, model):
+    from inference import services
+
+    job = create_job(api, model)
+    url = f"/api/v1/inference-jobs/{job['id']}"
+    ticket = api.post(f"{url}/files/upload-url", {"filename": "x.wav", "file_size_bytes": 100}, format="json")
+    file_id = ticket.json()["file_id"]
+    services.record_failure(file_id, "not an audio file")
+    detail = api.get(f"{url}/files/{file_id}", {"threshold": 0.9})
+    assert detail.status_code == 200 and detail.json()["detections"] == []
+    assert api.get(f"{url}/export", {"format": "csv", "threshold": 0.9}).status_code == 200
+    refused = api.post(f"{url}/files/{file_id}/review", {"threshold": 0.9}, format="json")
+    assert refused.status_code == 409 and "failed" in refused.json()["detail"]
