@@ -23,27 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest import CODECS, build_programme  # noqa: E402
 from bench.report import machine_summary, write_section  # noqa: E402
 
 
 def build_audio(folder: Path, minutes: float, fmt: str) -> Path:
-    import numpy as np
-    import soundfile as sf
-
-    from relayml import synth
-
-    base = folder / "base.wav"
-    if not base.exists():
-        clips = [synth.make_clip(seed, sentences=4).audio for seed in range(12)]
-        sf.write(base, np.concatenate(clips), synth.SAMPLE_RATE, subtype="PCM_16")
-    out = folder / f"programme-{minutes:g}min.{fmt}"
-    codec = ["-c:a", "pcm_s16le"] if fmt == "wav" else ["-c:a", "libmp3lame", "-b:a", "128k"]
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(base), "-t", str(int(minutes * 60)),
-         "-ac", "1", "-ar", "24000", *codec, str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
+    """24 kHz mono, the usual TTS output, as WAV or 128 kbps MP3."""
+    name = f"programme-{minutes:g}min.{fmt}"
+    return build_programme(folder, minutes, name, channels=1, rate=24_000, codec=CODECS[fmt])
 
 
 def train_model(folder: Path) -> Path:

@@ -33,19 +33,27 @@ CODECS = {
 }
 
 
-def build_programme(folder: Path, minutes: float) -> Path:
-    """A few minutes of distinct clips, looped by ffmpeg to the wanted length (44.1 kHz stereo)."""
+def build_programme(
+    folder: Path,
+    minutes: float,
+    name: str = "programme.wav",
+    channels: int = 2,
+    rate: int = 44_100,
+    codec: list[str] | None = None,
+) -> Path:
+    """A few minutes of distinct clips (made once per folder), looped by ffmpeg to the wanted length
+    and encoded as asked (by default 44.1 kHz stereo WAV, as TTS exports usually are)."""
     import numpy as np
     import soundfile as sf
 
-    clips = [synth.make_clip(seed, sentences=4).audio for seed in range(12)]
     base = folder / "base.wav"
-    sf.write(base, np.concatenate(clips), synth.SAMPLE_RATE, subtype="PCM_16")
-    seconds = int(minutes * 60)
-    out = folder / "programme.wav"
+    if not base.exists():
+        clips = [synth.make_clip(seed, sentences=4).audio for seed in range(12)]
+        sf.write(base, np.concatenate(clips), synth.SAMPLE_RATE, subtype="PCM_16")
+    out = folder / name
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(base), "-t", str(seconds),
-         "-ac", "2", "-ar", "44100", "-c:a", "pcm_s16le", str(out)],
+        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(base), "-t", str(int(minutes * 60)),
+         "-ac", str(channels), "-ar", str(rate), *(codec or CODECS["wav"]), str(out)],
         check=True,
     )  # fmt: skip
     return out

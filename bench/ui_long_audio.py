@@ -25,27 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest import CODECS, build_programme  # noqa: E402
 from bench.report import machine_summary, write_section  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-relay-123"
-
-
-def build_mp3(folder: Path, minutes: float) -> Path:
-    import numpy as np
-    import soundfile as sf
-
-    from relayml import synth
-
-    clips = [synth.make_clip(seed, sentences=4).audio for seed in range(12)]
-    base = folder / "base.wav"
-    sf.write(base, np.concatenate(clips), synth.SAMPLE_RATE, subtype="PCM_16")
-    out = folder / "two-hours.mp3"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(base), "-t", str(int(minutes * 60)),
-         "-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
 
 
 def set_up_instance(mp3: Path) -> tuple[str, int]:
@@ -143,7 +126,7 @@ def main() -> None:
             {"RELAY_DATA_DIR": str(folder / "data"), "DJANGO_SETTINGS_MODULE": "relayweb.settings"}
         )
         os.environ.pop("DATABASE_URL", None)
-        mp3 = build_mp3(folder, args.minutes)
+        mp3 = build_programme(folder, args.minutes, "two-hours.mp3", codec=CODECS["mp3"])
         mp3_bytes = mp3.stat().st_size
         path, duration_ms = set_up_instance(mp3)
         collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]

@@ -28,7 +28,7 @@ from datasets.serializers import (
 )
 from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
 from relayml import spectrogram
-from relayml.features import PEAK_SAMPLES, SAMPLE_RATE, downsample_peaks
+from relayml.features import DEFAULT_FEATURES, PEAK_SAMPLES, SAMPLE_RATE, downsample_peaks
 from relayml.ingest import CANONICAL_NAME, load_features, load_peaks
 from relayweb.auth import Public, caller_of
 from relayweb.errors import Conflict, Unprocessable
@@ -337,7 +337,7 @@ class AudioSpectrogramView(GenericAPIView):
         end_ms = query_int(request, "end_ms", audio.duration_ms, start_ms + 1, audio.duration_ms)
         columns = query_int(request, "columns", 1000, 1, MAX_SPECTROGRAM_COLUMNS)
         features = load_features(storage.audio_dir(audio))
-        frame_ms = 1000 * PEAK_SAMPLES / SAMPLE_RATE  # features and peaks share the 10 ms hop
+        frame_ms = DEFAULT_FEATURES.frame_ms
         image = spectrogram.window(
             features,
             int(start_ms / frame_ms),

@@ -14,6 +14,7 @@ from datasets import annotations as set_service
 from datasets import services, transfer
 from datasets.models import AnnotationSet, Dataset, ProcessingStatus
 from datasets.serializers import DatasetWriteSerializer
+from relayweb.errors import flatten
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_object, team_required
 
@@ -95,24 +96,14 @@ def upload_audio(request, dataset_id):
     return redirect("datasets:detail", dataset_id=dataset.id)
 
 
-def flash_api_error(request, exc: APIException) -> None:
-    """An API error (409, 422 …) shown on the page in words."""
-    detail = exc.detail
+def flash_api_error(request, exc: APIException, prefix: str = "") -> None:
+    """An API error (409, 422 …) shown on the page in words, validation errors as the API lists them."""
     if isinstance(exc, ValidationError):
-        items = [i for i in detail.get("file", {}).items()] if isinstance(detail, dict) else []
-        if items:
-            detail = "; ".join(
-                f"{where}: {' '.join(map(str, flat_messages(errs)))}" for where, errs in items[:5]
-            )
-    messages.error(request, str(detail) if not isinstance(detail, str) else detail)
-
-
-def flat_messages(errors) -> list[str]:
-    if isinstance(errors, dict):
-        return [f"{k}: {m}" for k, v in errors.items() for m in flat_messages(v)]
-    if isinstance(errors, list):
-        return [m for e in errors for m in flat_messages(e)]
-    return [str(errors)]
+        items = flatten(exc.detail, exc.get_codes(), [])[:5]
+        text = "; ".join(f"{' › '.join(map(str, item['loc']))}: {item['msg']}" for item in items)
+    else:
+        text = str(exc.detail)
+    messages.error(request, prefix + text)
 
 
 @require_POST
@@ -127,19 +118,15 @@ def edit_types(request, dataset_id):
     if removing:
         wanted = [t for t in wanted if t["name"] != removing]
     else:
-        wanted.append(
-            {"name": request.POST.get("name", "").strip(), "color": request.POST.get("color") or None}
-        )
-        wanted[-1] = {k: v for k, v in wanted[-1].items() if v}
+        added = {"name": request.POST.get("name", "").strip(), "color": request.POST.get("color")}
+        wanted.append({k: v for k, v in added.items() if v})
     form = DatasetWriteSerializer(data={"name": dataset.name, "artifact_types": wanted}, partial=True)
     try:
         form.is_valid(raise_exception=True)
         services.update_dataset(dataset, {"artifact_types": form.validated_data["artifact_types"]})
         messages.success(request, f"Removed type {removing}." if removing else "Artifact type added.")
-    except ValidationError as exc:
-        messages.error(request, f"Type not saved: {' '.join(flat_messages(exc.detail))}")
     except APIException as exc:
-        flash_api_error(request, exc)
+        flash_api_error(request, exc, "Type not saved: " if isinstance(exc, ValidationError) else "")
     return redirect("datasets:detail", dataset_id=dataset.id)
 
 

@@ -3,8 +3,7 @@ annotations in a draft set of the model's dataset, for a person to accept or fix
 
 from __future__ import annotations
 
-import shutil
-
+from django.core.files import File
 from django.db import transaction
 
 from datasets import annotations as set_service
@@ -48,17 +47,11 @@ def send_to_review(f: InferenceFile, detections: list[dict], set_id=None, user=N
         audio = dataset_services.create_audio(
             dataset, f.original_filename, f.content_type, f.size_bytes, user
         )
-        target = storage.absolute(storage.original_relpath(audio))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(storage.absolute(f.s3_key), target)
+        with open(storage.absolute(f.s3_key), "rb") as source:
+            dataset_services.store_upload(audio, File(source))  # a copy: the job keeps its file
         # The duration is known (same decoder as ingest), so annotations validate before ingest ends.
-        audio.original_path, audio.size_bytes, audio.duration_ms = (
-            storage.original_relpath(audio),
-            f.size_bytes,
-            f.duration_ms,
-        )
-        audio.uploaded_at = audio.queued_at = f.uploaded_at
-        audio.save()
+        audio.duration_ms, audio.queued_at = f.duration_ms, audio.uploaded_at
+        audio.save(update_fields=["duration_ms", "queued_at"])
         provenance = {
             "source": "inference",
             "inference_job_id": str(f.job_id),

@@ -226,7 +226,6 @@ def infer_files(
             result.duration_ms = stream_file(str(path), scorer, out_dir / PEAKS_NAME, should_stop)
         except (AudioDecodeError, OSError, RuntimeError, ValueError) as exc:
             handle.close()
-            scorer.received = scorer.submitted = 0  # its queued windows are dropped below
             batcher.queue = [(o, w) for o, w in batcher.queue if o is not scorer]
             yield FileResult(key=key, error=str(exc))
             continue

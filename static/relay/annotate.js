@@ -3,21 +3,15 @@
 // The waveform is drawn from the server's precomputed peaks and the audio streams from the content
 // endpoint with Range requests, so a 2-hour file opens without the browser downloading or decoding it.
 // Regions are the set's annotations; every edit is saved through the REST API by AnnotationStore.
-import WaveSurfer from "../vendor/wavesurfer.js/wavesurfer.esm.js";
 import HoverPlugin from "../vendor/wavesurfer.js/plugins/hover.esm.js";
-import MinimapPlugin from "../vendor/wavesurfer.js/plugins/minimap.esm.js";
 import RegionsPlugin from "../vendor/wavesurfer.js/plugins/regions.esm.js";
-import TimelinePlugin from "../vendor/wavesurfer.js/plugins/timeline.esm.js";
-import ZoomPlugin from "../vendor/wavesurfer.js/plugins/zoom.esm.js";
 import { AnnotationStore } from "./annotation-store.js";
-import { api } from "./api.js";
 import { Spectrogram } from "./spectrogram.js";
+import { createWaveform, formatTime, loadPeaks, tint } from "./waveform.js";
 
 const config = JSON.parse(document.getElementById("workspace-config").textContent);
 const audioUrl = `/api/v1/datasets/${config.datasetId}/audio/${config.audioId}`;
 const setUrl = `/api/v1/datasets/${config.datasetId}/annotation-sets/${config.setId}`;
-const MAX_PEAK_PAIRS = 100_000; // ≈ 0.8 MB of JSON; enough for any screen, even zoomed in on 2 hours
-const MINIMAP_AFTER_S = 60;
 const NUDGE_MS = 10;
 const NUDGE_BIG_MS = 100;
 const $ = (id) => document.getElementById(id);
@@ -30,50 +24,18 @@ let regions;
 let spectrogram;
 let suppressCreate = false; // regions we add ourselves are not new annotations
 
-function tint(hex, alpha = 0.3) {
-  const n = parseInt(hex.slice(1), 16);
-  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
-}
-
-export function formatTime(seconds) {
-  const m = Math.floor(seconds / 60);
-  const s = seconds - m * 60;
-  const h = Math.floor(m / 60);
-  const mm = h ? String(m % 60).padStart(2, "0") : String(m);
-  return `${h ? `${h}:` : ""}${mm}:${s.toFixed(3).padStart(6, "0")}`;
-}
-
-async function loadPeaks() {
-  const pairs = Math.ceil(config.durationMs / 10);
-  const factor = Math.max(1, Math.ceil(pairs / MAX_PEAK_PAIRS));
-  const { body } = await api("GET", `${audioUrl}/peaks?samples_per_pixel=${160 * factor}`);
-  const values = new Float32Array(body.data.length);
-  for (let i = 0; i < values.length; i++) values[i] = body.data[i] / 128;
-  return values;
-}
-
 async function start() {
-  const [peaks] = await Promise.all([loadPeaks(), store.load()]);
+  const [peaks] = await Promise.all([loadPeaks(audioUrl, config.durationMs), store.load()]);
   const duration = config.durationMs / 1000;
   regions = RegionsPlugin.create();
-  const plugins = [
-    regions,
-    TimelinePlugin.create({ container: "#timeline" }),
-    HoverPlugin.create({ formatTimeCallback: formatTime, labelSize: 11 }),
-    ZoomPlugin.create({ scale: 0.25, maxZoom: 4000, exponentialZooming: true }),
-  ];
-  if (duration > MINIMAP_AFTER_S) plugins.push(MinimapPlugin.create({ container: "#minimap", height: 36 }));
-  ws = WaveSurfer.create({
-    container: "#waveform",
+  ws = createWaveform({
+    base: audioUrl,
+    peaks,
+    durationMs: config.durationMs,
     height: 160,
-    waveColor: "#6b7a99",
-    progressColor: "#2f3f66",
     cursorColor: "#d32f2f",
-    normalize: true,
-    url: `${audioUrl}/content`,
-    peaks: [peaks],
-    duration,
-    plugins,
+    zoom: { exponentialZooming: true },
+    plugins: [regions, HoverPlugin.create({ formatTimeCallback: formatTime, labelSize: 11 })],
   });
   spectrogram = new Spectrogram($("spectrogram"), `${audioUrl}/spectrogram`, config.durationMs);
   wireWaveform();

@@ -1,13 +1,10 @@
 // One inference file: the waveform with its detections as coloured regions. The threshold, merge
 // window and minimum duration are re-applied by the server to the stored frame scores (no model
 // run), so moving the slider updates the regions at once; type and confidence filters are local.
-import WaveSurfer from "../vendor/wavesurfer.js/wavesurfer.esm.js";
-import MinimapPlugin from "../vendor/wavesurfer.js/plugins/minimap.esm.js";
 import RegionsPlugin from "../vendor/wavesurfer.js/plugins/regions.esm.js";
-import TimelinePlugin from "../vendor/wavesurfer.js/plugins/timeline.esm.js";
-import ZoomPlugin from "../vendor/wavesurfer.js/plugins/zoom.esm.js";
 import { api } from "./api.js";
 import { qualityScore } from "./inference-stats.js";
+import { createWaveform, formatTime, loadPeaks, tint } from "./waveform.js";
 
 const config = JSON.parse(document.getElementById("file-config").textContent);
 const fileUrl = `/api/v1/inference-jobs/${config.jobId}/files/${config.fileId}`;
@@ -15,16 +12,6 @@ const $ = (id) => document.getElementById(id);
 const state = { detections: [], shown: [], current: -1, request: null };
 let ws;
 let regions;
-
-function tint(hex, alpha) {
-  const n = parseInt(hex.slice(1), 16);
-  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
-}
-
-function formatTime(seconds) {
-  const m = Math.floor(seconds / 60);
-  return `${m}:${(seconds - m * 60).toFixed(3).padStart(6, "0")}`;
-}
 
 function settings() {
   return {
@@ -116,17 +103,9 @@ async function review(event) {
 }
 
 async function start() {
-  const pairs = Math.ceil(config.durationMs / 10);
-  const factor = Math.max(1, Math.ceil(pairs / 100_000));
-  const { body } = await api("GET", `${fileUrl}/peaks?samples_per_pixel=${160 * factor}`);
-  const peaks = Float32Array.from(body.data, (v) => v / 128);
+  const peaks = await loadPeaks(fileUrl, config.durationMs);
   regions = RegionsPlugin.create();
-  const plugins = [regions, TimelinePlugin.create({ container: "#timeline" }), ZoomPlugin.create({ scale: 0.25, maxZoom: 4000 })];
-  if (config.durationMs > 60_000) plugins.push(MinimapPlugin.create({ container: "#minimap", height: 36 }));
-  ws = WaveSurfer.create({
-    container: "#waveform", height: 140, waveColor: "#6b7a99", progressColor: "#2f3f66", normalize: true,
-    url: `${fileUrl}/content`, peaks: [peaks], duration: config.durationMs / 1000, plugins,
-  });
+  ws = createWaveform({ base: fileUrl, peaks, durationMs: config.durationMs, height: 140, plugins: [regions] });
   regions.on("region-clicked", (region, e) => {
     e.stopPropagation();
     go(Number(region.id.slice(1)));
