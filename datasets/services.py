@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from datasets import storage
+from datasets import storage, uploads
 from datasets.models import (
     Annotation,
     AnnotationSet,
@@ -19,6 +21,7 @@ from datasets.models import (
     ProcessingStatus,
     SetStatus,
 )
+from relayweb import jobs
 from relayweb.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -174,20 +177,46 @@ def delete_audio(audio: AudioFile) -> None:
     transaction.on_commit(lambda: storage.remove_tree(folder))
 
 
-# --- ingest bookkeeping, called by the django-q2 task ---
+# --- ingest bookkeeping, called by the django-q2 task (the lifecycle is relayweb.jobs) ---
 
 
-def set_status(audio_id, status: str, **fields) -> bool:
-    """Move a file to `status`; False when it was deleted meanwhile."""
-    updated = AudioFile.objects.filter(pk=audio_id).update(
+def requeue_ingest(audio_ids: list) -> None:
+    for audio_id in audio_ids:
+        queue_ingest(AudioFile(pk=audio_id))
+
+
+INGEST = jobs.register(
+    jobs.Kind(
+        name="ingest",
+        model="datasets.AudioFile",
+        status_field="processing_status",
+        queued=ProcessingStatus.PENDING,
+        running=(ProcessingStatus.NORMALIZING, ProcessingStatus.EMBEDDING),
+        requeue=requeue_ingest,
+        fail=lambda audio_id, message: record_failure(audio_id, message),
+        noun="file",
+        # A pending row without bytes is an upload URL nobody used yet: nothing to process.
+        claimable={"original_path__gt": ""},
+    )
+)
+
+
+def claim_ingest(audio_id) -> int | None:
+    return jobs.claim(INGEST, audio_id, error_message="", updated_at=timezone.now())
+
+
+def set_status(audio_id, attempt: int, status: str, **fields) -> bool:
+    """Move a file this claim holds to `status`; False when it was deleted or taken over meanwhile."""
+    updated = jobs.current(INGEST, audio_id, attempt).update(
         processing_status=status, updated_at=timezone.now(), **fields
     )
     return updated == 1
 
 
-def record_normalized(audio_id, result) -> bool:
+def record_normalized(audio_id, attempt: int, result) -> bool:
     return set_status(
         audio_id,
+        attempt,
         ProcessingStatus.EMBEDDING,
         content_type=result.content_type,
         detected_format=result.format,
@@ -199,18 +228,42 @@ def record_normalized(audio_id, result) -> bool:
     )
 
 
-def record_ready(audio_id) -> bool:
-    return set_status(audio_id, ProcessingStatus.READY, processed_at=timezone.now(), error_message="")
+def record_ready(audio_id, attempt: int) -> bool:
+    return set_status(
+        audio_id, attempt, ProcessingStatus.READY, processed_at=timezone.now(), error_message=""
+    )
 
 
 def record_failure(audio_id, message: str) -> None:
     log.info("ingest of %s failed: %s", audio_id, message)
-    AudioFile.objects.filter(pk=audio_id).exclude(processing_status=ProcessingStatus.READY).update(
-        processing_status=ProcessingStatus.FAILED,
-        error_message=message[:2000],
-        processed_at=timezone.now(),
-        updated_at=timezone.now(),
+    updated = (
+        AudioFile.objects.filter(pk=audio_id)
+        .exclude(processing_status=ProcessingStatus.READY)
+        .update(
+            processing_status=ProcessingStatus.FAILED,
+            error_message=message[:2000],
+            processed_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
     )
+    audio = AudioFile.objects.filter(pk=audio_id).first() if updated else None
+    if audio is not None:
+        # Half-written derived files are of no use; the original stays for a look or a retry.
+        storage.remove_derived(audio)
+
+
+def expire_unused_uploads() -> int:
+    """Upload URLs never used before they expired leave rows with no bytes: remove them."""
+    limit = timezone.now() - timedelta(seconds=settings.RELAY_UPLOAD_URL_EXPIRES + 60)
+    unused = AudioFile.objects.filter(
+        processing_status=ProcessingStatus.PENDING, original_path="", created_at__lt=limit
+    )
+    deleted, _ = unused.delete()
+    return deleted
+
+
+jobs.register_sweeper("expired_audio_uploads", expire_unused_uploads)
+jobs.register_sweeper("stale_temp_files", uploads.remove_stale_temp_files)
 
 
 def status_counts(dataset: Dataset) -> dict[str, int]:

@@ -46,6 +46,14 @@ def sanitize_filename(name: str) -> str:
     return name[:MAX_FILENAME] or "audio"
 
 
+def remove_derived(audio) -> None:
+    """Everything in the audio file's folder but the original upload (after a failed ingest)."""
+    folder = audio_dir(audio)
+    for path in folder.iterdir() if folder.is_dir() else ():
+        if path.name != "original":
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 

@@ -1,15 +1,25 @@
-"""django-q2 tasks for audio ingest: ids in, one call into relayml, results saved by services."""
+"""django-q2 tasks for audio ingest: ids in, one call into relayml, results saved by services.
+
+The file's lifecycle (claim, heartbeat, requeue after a dead worker) is relayweb.jobs'.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+
 from datasets import services, storage
-from datasets.models import AudioFile, ProcessingStatus
-from relayml.decode import AudioDecodeError
+from datasets.models import AudioFile
+from relayml.decode import AudioDecodeError, Limits
 from relayml.ingest import process
+from relayweb import jobs
 
 log = logging.getLogger(__name__)
+
+
+def decode_limits() -> Limits:
+    return Limits(max_duration_s=settings.RELAY_MAX_AUDIO_DURATION_S)
 
 
 def ingest_audio(audio_id: str) -> str:
@@ -19,30 +29,35 @@ def ingest_audio(audio_id: str) -> str:
     if not audio.original_path:
         services.record_failure(audio_id, "no file was uploaded for this audio file")
         return "failed"
-    if not services.set_status(audio_id, ProcessingStatus.NORMALIZING, error_message=""):
-        return "deleted before processing"
+    attempt = services.claim_ingest(audio_id)
+    if attempt is None:
+        # Another task has it or had it (a duplicate message, a requeue): it is processed once.
+        return f"nothing to do: the file is {audio.processing_status}"
     try:
-        result = process(
-            storage.absolute(audio.original_path),
-            storage.audio_dir(audio),
-            on_normalized=lambda r: services.record_normalized(audio_id, r),
-        )
+        with jobs.heartbeat(services.INGEST, [audio_id]):
+            result = process(
+                storage.absolute(audio.original_path),
+                storage.audio_dir(audio),
+                on_normalized=lambda r: services.record_normalized(audio_id, attempt, r),
+                limits=decode_limits(),
+            )
     except AudioDecodeError as exc:
         services.record_failure(audio_id, str(exc))
         return "failed"
     except Exception as exc:
-        # Our own bug or the machine (disk full, …): say so, and let django-q2 record the trace.
-        services.record_failure(audio_id, f"internal error while processing the file: {exc}")
-        raise
-    if result is None or not services.record_ready(audio_id):
-        return "deleted while processing"
+        # Our own bug or the machine (disk full, …): a short reason for the person, the trace in the log.
+        log.exception("ingest of %s failed", audio_id)
+        services.record_failure(audio_id, f"internal error while processing the file: {jobs.reason(exc)}")
+        return "failed"
+    if result is None or not services.record_ready(audio_id, attempt):
+        return "deleted or taken over while processing"
     return "ready"
 
 
 def ingest_finished(task) -> None:
-    """django-q2 hook: a task that died (timeout, crash) must not leave a file processing forever."""
+    """django-q2 hook: a task that timed out or crashed must not leave a file processing forever."""
     if task.success:
         return
     audio_id = task.args[0] if task.args else None
     if audio_id:
-        services.record_failure(audio_id, f"processing stopped unexpectedly: {task.result}")
+        services.record_failure(audio_id, f"processing stopped unexpectedly: {jobs.task_reason(task)}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
@@ -57,3 +59,19 @@ class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
             self.file.close()
             raise too_large(self.limit())
         return super().receive_data_chunk(raw_data, start)
+
+
+def remove_stale_temp_files() -> int:
+    """Upload temporary files untouched for RELAY_TEMP_FILE_MAX_AGE_S belong to a request that died
+    (a killed web server leaves them); a live upload keeps touching its file, so it is never taken."""
+    limit = time.time() - settings.RELAY_TEMP_FILE_MAX_AGE_S
+    removed = 0
+    folder = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    for path in folder.iterdir() if folder.is_dir() else ():
+        try:
+            if path.is_file() and path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # finished (renamed into place) while we looked
+            pass
+    return removed

@@ -9,6 +9,7 @@ already produced.
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -18,7 +19,8 @@ from django.utils import timezone
 
 from datasets import storage
 from inference.models import DONE, FileStatus, InferenceFile, InferenceJob, JobStatus
-from relayml.infer import SCORES_NAME, detections_from_scores, load_scores
+from relayml.infer import PEAKS_NAME, SCORES_NAME, detections_from_scores, load_scores
+from relayweb import jobs
 from relayweb.errors import Conflict
 from training.models import DetectorModel
 
@@ -104,16 +106,38 @@ def mark_processing(job_id) -> None:
     InferenceJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
 
 
+def requeue_files(file_ids: list) -> None:
+    for job_id in set(InferenceFile.objects.filter(pk__in=file_ids).values_list("job_id", flat=True)):
+        mark_processing(job_id)
+        enqueue(job_id)
+
+
+def fail_and_settle(file_id, message: str) -> None:
+    record_failure(file_id, message)
+    job_id = InferenceFile.objects.filter(pk=file_id).values_list("job_id", flat=True).first()
+    if job_id:
+        settle(job_id)
+
+
+INFERENCE = jobs.register(
+    jobs.Kind(
+        name="inference",
+        model="inference.InferenceFile",
+        status_field="status",
+        queued=FileStatus.QUEUED,
+        running=(FileStatus.PROCESSING,),
+        requeue=requeue_files,
+        fail=fail_and_settle,
+        noun="file",
+    )
+)
+
+
 def claim_queued(job_id, limit: int = 64) -> list[InferenceFile]:
-    """Move up to `limit` queued files to processing and return them (each claimed exactly once)."""
-    with transaction.atomic():
-        ids = list(
-            InferenceFile.objects.select_for_update()
-            .filter(job_id=job_id, status=FileStatus.QUEUED)
-            .values_list("id", flat=True)[:limit]
-        )
-        InferenceFile.objects.filter(pk__in=ids).update(status=FileStatus.PROCESSING)
-    return list(InferenceFile.objects.filter(pk__in=ids).order_by("created_at", "id"))
+    """Move up to `limit` queued files to processing and return them (each claimed exactly once;
+    a file's `attempts` is its claim, which its result must still hold to be saved)."""
+    claims = jobs.claim_many(INFERENCE, {"job_id": job_id}, limit)
+    return list(InferenceFile.objects.filter(pk__in=claims).order_by("created_at", "id"))
 
 
 def detections_for(
@@ -145,15 +169,46 @@ def record_result(
     f.detections = detections_for(
         f, job.artifact_types, c["threshold"], c["merge_window_ms"], c["min_duration_ms"]
     )
-    f.detection_count = len(f.detections)
-    f.status, f.processed_at, f.error_message = FileStatus.COMPLETED, timezone.now(), ""
-    f.save()
+    # Only the claim that still holds the file saves it: a worker presumed dead keeps out.
+    jobs.current(INFERENCE, f.pk, f.attempts).update(
+        duration_ms=duration_ms,
+        frames=frames,
+        frame_ms=frame_ms,
+        detections=f.detections,
+        detection_count=len(f.detections),
+        status=FileStatus.COMPLETED,
+        processed_at=timezone.now(),
+        error_message="",
+    )
 
 
 def record_failure(file_id, message: str) -> None:
-    InferenceFile.objects.filter(pk=file_id).exclude(status__in=DONE).update(
-        status=FileStatus.FAILED, error_message=message[:2000], processed_at=timezone.now()
+    failed = (
+        InferenceFile.objects.filter(pk=file_id)
+        .exclude(status__in=DONE)
+        .update(status=FileStatus.FAILED, error_message=message[:2000], processed_at=timezone.now())
     )
+    f = InferenceFile.objects.filter(pk=file_id).first() if failed else None
+    if f is not None:
+        # Partial scores and peaks are of no use; the uploaded original stays.
+        for name in (SCORES_NAME, PEAKS_NAME):
+            (file_dir(f) / name).unlink(missing_ok=True)
+
+
+def expire_unused_uploads() -> int:
+    """Files whose upload URL expired unused fail with that reason, so their jobs can settle."""
+    limit = timezone.now() - timedelta(seconds=settings.RELAY_UPLOAD_URL_EXPIRES + 60)
+    unused = InferenceFile.objects.filter(
+        status=FileStatus.PENDING, uploaded_at__isnull=True, created_at__lt=limit
+    )
+    count = 0
+    for file_id in list(unused.values_list("id", flat=True)):
+        fail_and_settle(file_id, "never uploaded: its upload URL expired")
+        count += 1
+    return count
+
+
+jobs.register_sweeper("expired_inference_uploads", expire_unused_uploads)
 
 
 def settle(job_id, error: str = "") -> None:

@@ -6,12 +6,16 @@ import logging
 import os
 import time
 
+from django.conf import settings
+
 from datasets import storage
 from inference import services
 from inference.models import FileStatus, InferenceFile, InferenceJob
+from relayml.decode import Limits
 from relayml.infer import InferenceCancelled, infer_files
 from relayml.model import Detector
 from relayml.train import pick_device
+from relayweb import jobs
 from training.models import DetectorModel
 
 log = logging.getLogger(__name__)
@@ -27,25 +31,28 @@ def run_job(job_id: str) -> str:
     if not files:
         services.settle(job_id)
         return "nothing queued"
-    model = DetectorModel.objects.filter(pk=job.model_id).first()
-    if model is None:
-        for f in files:
-            services.record_failure(f.id, "The model was deleted before this file was processed")
-        services.settle(job_id)
-        return "model deleted"
-    import torch
+    held = [f.id for f in files]  # what the heartbeat speaks for; the batch in hand
+    with jobs.heartbeat(services.INFERENCE, lambda: held):
+        model = DetectorModel.objects.filter(pk=job.model_id).first()
+        if model is None:
+            for f in files:
+                services.record_failure(f.id, "The model was deleted before this file was processed")
+            services.settle(job_id)
+            return "model deleted"
+        import torch
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    device = pick_device()
-    detector = Detector.load(storage.absolute(model.file_path), device)
-    InferenceJob.objects.filter(pk=job_id).update(device=device)
-    processed = 0
-    try:
-        while files:
-            processed += process(job, detector, files, device)
-            files = services.claim_queued(job_id)
-    except InferenceCancelled:
-        return "cancelled"
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        device = pick_device()
+        detector = Detector.load(storage.absolute(model.file_path), device)
+        InferenceJob.objects.filter(pk=job_id).update(device=device)
+        processed = 0
+        try:
+            while files:
+                held[:] = [f.id for f in files]
+                processed += process(job, detector, files, device)
+                files = services.claim_queued(job_id)
+        except InferenceCancelled:
+            return "cancelled"
     services.settle(job_id)
     return f"{processed} file(s) processed"
 
@@ -62,7 +69,8 @@ def process(job: InferenceJob, detector: Detector, files: list[InferenceFile], d
 
     items = [(str(f.id), str(storage.absolute(f.s3_key)), services.file_dir(f)) for f in files]
     frame_ms = detector.geometry["frame_ms"]
-    for result in infer_files(detector, items, device=device, should_stop=should_stop):
+    limits = Limits(max_duration_s=settings.RELAY_MAX_AUDIO_DURATION_S)
+    for result in infer_files(detector, items, device=device, should_stop=should_stop, limits=limits):
         if result.error:
             services.record_failure(result.key, result.error)
         else:
@@ -74,7 +82,7 @@ def run_finished(task) -> None:
     """django-q2 hook: a task that crashed or timed out fails the files it was holding, with why."""
     if task.success or not task.args:
         return
-    job_id = task.args[0]
+    job_id, why = task.args[0], jobs.task_reason(task)
     for f in InferenceFile.objects.filter(job_id=job_id, status=FileStatus.PROCESSING):
-        services.record_failure(f.id, f"Inference stopped: {task.result}")
-    services.settle(job_id, error=f"Inference stopped: {task.result}")
+        services.record_failure(f.id, f"Inference stopped: {why}")
+    services.settle(job_id, error=f"Inference stopped: {why}")

@@ -55,6 +55,18 @@ class AudioDecodeError(Exception):
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What a careless or hostile file may not exceed: checked on the header before decoding (a 3 KB
+    WAV may declare 2^31 Hz, or days of audio), and the duration again while decoding (headers lie,
+    and a few KB of FLAC silence can decode to hours)."""
+
+    max_duration_s: float = 6 * 3600
+    min_sample_rate: int = 1_000
+    max_sample_rate: int = 384_000
+    max_channels: int = 32
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     format: str
     content_type: str
@@ -63,19 +75,49 @@ class SourceInfo:
     # Frames the container declares, when it does; used to spot truncation.
     declared_frames: int | None
     backend: str
+    # The length the container claims where it is no proof of truncation (ffprobe's estimate).
+    claimed_frames: int | None = None
+    # Decoding stops with an error past this many frames (the duration limit).
+    max_frames: int | None = None
 
 
-def probe(path: str) -> SourceInfo:
+def probe(path: str, limits: Limits | None = None) -> SourceInfo:
     size = os.path.getsize(path)
     if size == 0:
         raise AudioDecodeError("file is empty (0 bytes)")
     try:
-        return probe_sndfile(path)
-    except sf.LibsndfileError:
-        pass
-    except RuntimeError:
-        pass
-    return probe_ffmpeg(path)
+        info = probe_sndfile(path)
+    except (sf.LibsndfileError, RuntimeError):
+        info = probe_ffmpeg(path)
+    return within(info, limits or Limits())
+
+
+def hours(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.2f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def within(info: SourceInfo, limits: Limits) -> SourceInfo:
+    """The probed stream checked against the limits, with the frame cap decoding must respect."""
+    name = info.format.upper()
+    if not limits.min_sample_rate <= info.sample_rate <= limits.max_sample_rate:
+        raise AudioDecodeError(
+            f"{name} header declares a sample rate of {info.sample_rate} Hz; supported rates are "
+            f"{limits.min_sample_rate}–{limits.max_sample_rate} Hz"
+        )
+    if info.channels > limits.max_channels:
+        raise AudioDecodeError(
+            f"{name} header declares {info.channels} channels; at most {limits.max_channels} are supported"
+        )
+    max_frames = int(limits.max_duration_s * info.sample_rate)
+    claimed = info.declared_frames or info.claimed_frames
+    if claimed and claimed > max_frames:
+        raise AudioDecodeError(
+            f"the file is {hours(claimed / info.sample_rate)} long; "
+            f"the limit is {hours(limits.max_duration_s)}"
+        )
+    return replace(info, max_frames=max_frames)
 
 
 def probe_sndfile(path: str) -> SourceInfo:
@@ -140,7 +182,7 @@ def ffmpeg_binary(name: str) -> str:
 def probe_ffmpeg(path: str) -> SourceInfo:
     command = [
         ffmpeg_binary("ffprobe"), "-v", "error", "-show_entries",
-        "format=format_name:stream=codec_type,codec_name,sample_rate,channels",
+        "format=format_name,duration:stream=codec_type,codec_name,sample_rate,channels",
         "-of", "json", path,
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -162,7 +204,9 @@ def probe_ffmpeg(path: str) -> SourceInfo:
     rate, channels = int(stream.get("sample_rate") or 0), int(stream.get("channels") or 0)
     if rate <= 0 or channels <= 0:
         raise AudioDecodeError(f"{name.upper()} audio stream has no sample rate or channels")
-    return SourceInfo(name, mime, rate, channels, None, "ffmpeg")
+    # The container's duration: not trusted to spot truncation, but enough to refuse a long file early.
+    declared = int(float(data.get("format", {}).get("duration") or 0) * rate) or None
+    return SourceInfo(name, mime, rate, channels, None, "ffmpeg", claimed_frames=declared)
 
 
 def describe_ffmpeg_failure(stderr: str) -> str:
@@ -176,7 +220,19 @@ def describe_ffmpeg_failure(stderr: str) -> str:
 
 
 def iter_blocks(path: str, info: SourceInfo) -> Iterator[np.ndarray]:
-    """Yield float32 blocks shaped (frames, channels) until the end of the stream."""
+    """Yield float32 blocks shaped (frames, channels) until the end of the stream, or an error once
+    the stream runs past the duration limit."""
+    frames = 0
+    for block in iter_any(path, info):
+        frames += len(block)
+        if info.max_frames is not None and frames > info.max_frames:
+            raise AudioDecodeError(
+                f"the file decodes to more than the limit of {hours(info.max_frames / info.sample_rate)}"
+            )
+        yield block
+
+
+def iter_any(path: str, info: SourceInfo) -> Iterator[np.ndarray]:
     if info.backend != "sndfile":
         yield from iter_ffmpeg(path, info)
         return

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from relayml.decode import AudioDecodeError, probe
+from relayml.decode import AudioDecodeError, Limits, probe
 from relayml.events import Event, postprocess
 from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
 from relayml.ingest import iter_canonical
@@ -180,10 +180,14 @@ class FileScorer:
 
 
 def stream_file(
-    path: str, scorer: FileScorer, peaks_out: Path | None, should_stop: Callable[[], bool] | None
+    path: str,
+    scorer: FileScorer,
+    peaks_out: Path | None,
+    should_stop: Callable[[], bool] | None,
+    limits: Limits | None = None,
 ) -> int:
     """Decode, featurise and submit one file; returns its duration in ms at 16 kHz."""
-    info = probe(path)
+    info = probe(path, limits)
     mel, peaks = LogMelStream(), PeakStream()
     peak_parts: list[np.ndarray] = []
     samples = 0
@@ -211,6 +215,7 @@ def infer_files(
     device: str = "cpu",
     batch_windows: int = 32,
     should_stop: Callable[[], bool] | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[FileResult]:
     """Score (key, audio path, output folder) triples; yields each file's result once its scores are
     all written (a file that cannot be decoded yields an error and the others go on)."""
@@ -223,7 +228,7 @@ def infer_files(
         handle = open(result.scores_path, "wb")  # noqa: SIM115 - closed once its windows are all scored
         scorer = FileScorer(batcher, handle)
         try:
-            result.duration_ms = stream_file(str(path), scorer, out_dir / PEAKS_NAME, should_stop)
+            result.duration_ms = stream_file(str(path), scorer, out_dir / PEAKS_NAME, should_stop, limits)
         except (AudioDecodeError, OSError, RuntimeError, ValueError) as exc:
             handle.close()
             batcher.queue = [(o, w) for o, w in batcher.queue if o is not scorer]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from relayml.decode import AudioDecodeError, SourceInfo, iter_blocks, probe
+from relayml.decode import AudioDecodeError, Limits, SourceInfo, iter_blocks, probe
 from relayml.features import DEFAULT_FEATURES, SAMPLE_RATE, FeatureParams, LogMelStream, PeakStream
 from relayml.resample import StreamResampler
 
@@ -60,9 +60,11 @@ def iter_canonical(original: str, info: SourceInfo) -> Iterator[np.ndarray]:
     yield resampler.flush()
 
 
-def normalize(original: str | os.PathLike, out_dir: str | os.PathLike) -> NormalizeResult:
+def normalize(
+    original: str | os.PathLike, out_dir: str | os.PathLike, limits: Limits | None = None
+) -> NormalizeResult:
     original, out_dir = str(original), Path(out_dir)
-    info = probe(original)
+    info = probe(original, limits)
     out_dir.mkdir(parents=True, exist_ok=True)
     peaks = PeakStream()
     peak_parts: list[np.ndarray] = []
@@ -128,9 +130,10 @@ def process(
     out_dir: str | os.PathLike,
     on_normalized: Callable[[NormalizeResult], bool] = lambda result: True,
     params: FeatureParams = DEFAULT_FEATURES,
+    limits: Limits | None = None,
 ) -> NormalizeResult | None:
     """normalize() then embed(); `on_normalized` returning False (file deleted) stops early."""
-    result = normalize(original, out_dir)
+    result = normalize(original, out_dir, limits)
     if not on_normalized(result):
         return None
     embed(out_dir, params)

@@ -48,7 +48,17 @@ RELAY_INGEST_TIMEOUT = env_int("RELAY_INGEST_TIMEOUT", 3600)
 RELAY_INGEST_WORKERS = env_int("RELAY_INGEST_WORKERS", 2)
 RELAY_GPU_CLUSTER = "gpu"
 RELAY_TRAINING_TIMEOUT = env_int("RELAY_TRAINING_TIMEOUT", 6 * 3600)
-RELAY_TRAINING_STALE_S = env_int("RELAY_TRAINING_STALE_S", 600)
+# The job lifecycle (relayweb/jobs.py): a running worker beats every RELAY_HEARTBEAT_S; one silent
+# for RELAY_JOB_STALE_S is presumed dead, and its work is requeued until RELAY_JOB_MAX_ATTEMPTS claims.
+RELAY_HEARTBEAT_S = env_int("RELAY_HEARTBEAT_S", 5)
+RELAY_JOB_STALE_S = env_int("RELAY_JOB_STALE_S", 30)
+RELAY_JOB_MAX_ATTEMPTS = env_int("RELAY_JOB_MAX_ATTEMPTS", 2)
+if not 1 <= RELAY_HEARTBEAT_S < RELAY_JOB_STALE_S:
+    raise RuntimeError("RELAY_HEARTBEAT_S must be at least 1 and below RELAY_JOB_STALE_S")
+# Upload temporary files untouched this long belong to a dead request and are removed.
+RELAY_TEMP_FILE_MAX_AGE_S = env_int("RELAY_TEMP_FILE_MAX_AGE_S", 3600)
+# Longest audio accepted (checked from the header before decoding, and again while decoding).
+RELAY_MAX_AUDIO_DURATION_S = env_int("RELAY_MAX_AUDIO_DURATION_S", 6 * 3600)
 RELAY_MIN_TRAINING_AUDIO_S = env_int("RELAY_MIN_TRAINING_AUDIO_S", 300)
 
 MEDIA_ROOT = Path(os.environ.get("RELAY_MEDIA_ROOT") or RELAY_DATA_DIR / "media")

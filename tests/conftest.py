@@ -112,6 +112,12 @@ def start_cluster(settings, media_root, cluster: str | None = None, **extra_env)
     )
 
 
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL a cluster and every worker it forked (its process group): no hook, no goodbye."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return

@@ -33,7 +33,6 @@ def team_jobs(request):
 
 
 def get_job(request, job_id) -> TrainingJob:
-    services.reap_stale_jobs()
     job = team_jobs(request).filter(pk=job_id).first()
     if job is None:
         raise Http404("Training job not found")
@@ -57,7 +56,6 @@ class TrainingJobListView(GenericAPIView):
 
     @extend_schema(parameters=[OpenApiParameter("status", enum=TrainingStatus.values)])
     def get(self, request):
-        services.reap_stale_jobs()
         jobs = team_jobs(request)
         if wanted := query_choice(request, "status", TrainingStatus.values):
             jobs = jobs.filter(status=wanted)

@@ -44,7 +44,8 @@ class TrainingJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    # Updated while training runs; a job silent for too long lost its worker.
+    # The job lifecycle (relayweb.jobs): claims so far, and the running worker's last sign of life.
+    attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from datasets.models import AnnotationSet, Dataset, ProcessingStatus
+from relayweb import jobs
 from relayweb.errors import Conflict
 from training.models import FINISHED, DetectorModel, TrainingJob, TrainingStatus
 
@@ -33,7 +33,10 @@ def check_prerequisites(dataset: Dataset, annotation_set: AnnotationSet, types: 
         raise Conflict(
             f"Annotation set v{annotation_set.version} is a draft: publish it before training on it"
         )
-    not_ready = dataset.audio_files.exclude(processing_status=ProcessingStatus.READY)
+    # An upload URL nobody used yet holds no audio: it is not part of the dataset's content.
+    not_ready = dataset.audio_files.exclude(processing_status=ProcessingStatus.READY).exclude(
+        processing_status=ProcessingStatus.PENDING, original_path=""
+    )
     if not_ready.exists():
         names = ", ".join(f"{a.original_filename} ({a.processing_status})" for a in not_ready[:5])
         raise Conflict(
@@ -70,12 +73,17 @@ def create_job(
         )
         if queue:
             transaction.on_commit(lambda: enqueue(job.id))
+        else:  # the caller runs the task itself (relay_demo, tests)
+            job.status = TrainingStatus.QUEUED
+            job.save(update_fields=["status"])
     return job
 
 
 def enqueue(job_id) -> None:
     from django_q.tasks import async_task
 
+    # Queued first: the task claims only a queued job (and may run before async_task returns).
+    TrainingJob.objects.filter(pk=job_id, status=TrainingStatus.PENDING).update(status=TrainingStatus.QUEUED)
     async_task(
         "training.tasks.train_job",
         str(job_id),
@@ -83,16 +91,35 @@ def enqueue(job_id) -> None:
         hook="training.tasks.train_finished",
         task_name=f"train {job_id}",
     )
-    TrainingJob.objects.filter(pk=job_id, status=TrainingStatus.PENDING).update(status=TrainingStatus.QUEUED)
+
+
+def requeue_jobs(job_ids: list) -> None:
+    for job_id in job_ids:
+        enqueue(job_id)
+
+
+TRAINING = jobs.register(
+    jobs.Kind(
+        name="training",
+        model="training.TrainingJob",
+        status_field="status",
+        queued=TrainingStatus.QUEUED,
+        running=(TrainingStatus.TRAINING,),
+        requeue=requeue_jobs,
+        fail=lambda job_id, message: finish(job_id, TrainingStatus.FAILED, message),
+        noun="training job",
+        claimable={"cancel_requested": False},
+    )
+)
 
 
 def start(job_id, device: str) -> TrainingJob | None:
-    """Mark a queued job as training; None if it was cancelled or is gone."""
-    now = timezone.now()
-    updated = TrainingJob.objects.filter(
-        pk=job_id, status__in=[TrainingStatus.PENDING, TrainingStatus.QUEUED], cancel_requested=False
-    ).update(status=TrainingStatus.TRAINING, started_at=now, heartbeat_at=now, device=device)
-    return TrainingJob.objects.get(pk=job_id) if updated else None
+    """Claim a queued job (a requeued one starts again from its first epoch); None if it was
+    cancelled, is gone or another worker has it."""
+    attempt = jobs.claim(
+        TRAINING, job_id, started_at=timezone.now(), device=device, progress=0.0, current_epoch=0, history=[]
+    )
+    return TrainingJob.objects.get(pk=job_id) if attempt else None
 
 
 def record_epoch(job_id, report: dict, progress: float) -> None:
@@ -102,8 +129,7 @@ def record_epoch(job_id, report: dict, progress: float) -> None:
     job.save(update_fields=["history", "current_epoch", "progress", "heartbeat_at"])
 
 
-def beat_and_check_cancel(job_id) -> bool:
-    TrainingJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+def cancel_requested(job_id) -> bool:
     return TrainingJob.objects.filter(pk=job_id, cancel_requested=True).exists()
 
 
@@ -115,7 +141,7 @@ def finish(job_id, status: str, message: str = "") -> None:
 
 
 @transaction.atomic
-def complete(job: TrainingJob, result) -> DetectorModel:
+def complete(job: TrainingJob, result) -> DetectorModel | None:
     model = DetectorModel(
         team_id=job.team_id,
         training_job=job,
@@ -131,10 +157,13 @@ def complete(job: TrainingJob, result) -> DetectorModel:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(result.model_path), target)
     model.file_path, model.size_bytes = model_relpath(model.id), target.stat().st_size
-    model.save()
-    TrainingJob.objects.filter(pk=job.pk).update(
+    # Only the claim that still holds the job completes it: a worker presumed dead keeps out.
+    if not jobs.current(TRAINING, job.pk, job.attempts).update(
         status=TrainingStatus.COMPLETED, progress=1.0, completed_at=timezone.now(), device=result.device
-    )
+    ):
+        target.unlink(missing_ok=True)
+        return None
+    model.save()
     return model
 
 
@@ -157,18 +186,6 @@ def cancel(job: TrainingJob) -> TrainingJob:
             locked.completed_at = timezone.now()
             locked.save(update_fields=["cancel_requested", "status", "completed_at"])
     return locked
-
-
-def reap_stale_jobs() -> int:
-    """Jobs whose worker died (killed, machine lost) end `failed` instead of training forever."""
-    limit = timezone.now() - timedelta(seconds=settings.RELAY_TRAINING_STALE_S)
-    stale = TrainingJob.objects.filter(status=TrainingStatus.TRAINING, heartbeat_at__lt=limit)
-    count = 0
-    for job in stale:
-        finish(job.id, TrainingStatus.FAILED, f"The training worker stopped responding (no progress for "
-               f"{settings.RELAY_TRAINING_STALE_S} s); start a new training job")  # fmt: skip
-        count += 1
-    return count
 
 
 def delete_model(model: DetectorModel) -> None:

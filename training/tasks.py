@@ -10,11 +10,12 @@ from datasets.models import AnnotationSet, AudioFile, ProcessingStatus
 from relayml.events import Event
 from relayml.ingest import FEATURES_NAME
 from relayml.train import TrainConfig, TrainFile, TrainingCancelled, pick_device, train
+from relayweb import jobs
 from training import services
 from training.models import TrainingJob, TrainingStatus
 
 log = logging.getLogger(__name__)
-HEARTBEAT_EVERY_S = 5.0
+CANCEL_CHECK_EVERY_S = 2.0
 
 
 def training_files(job: TrainingJob) -> list[TrainFile]:
@@ -40,31 +41,34 @@ def train_job(job_id: str) -> str:
     job = services.start(job_id, device)
     if job is None:
         return "not started: cancelled or missing"
-    last_beat = [0.0]
+    last_check = [0.0]
 
     def should_stop() -> bool:
-        if time.monotonic() - last_beat[0] < HEARTBEAT_EVERY_S:
+        if time.monotonic() - last_check[0] < CANCEL_CHECK_EVERY_S:
             return False
-        last_beat[0] = time.monotonic()
-        return services.beat_and_check_cancel(job_id)
+        last_check[0] = time.monotonic()
+        return services.cancel_requested(job_id)
 
     config = TrainConfig(**{k: v for k, v in job.config.items() if k in TrainConfig.__dataclass_fields__})
     try:
-        result = train(
-            training_files(job),
-            config,
-            services.job_dir(job_id),
-            on_epoch=lambda report, progress: services.record_epoch(job_id, report.to_dict(), progress),
-            should_stop=should_stop,
-            device=device,
-        )
+        with jobs.heartbeat(services.TRAINING, [job_id]):
+            result = train(
+                training_files(job),
+                config,
+                services.job_dir(job_id),
+                on_epoch=lambda report, progress: services.record_epoch(job_id, report.to_dict(), progress),
+                should_stop=should_stop,
+                device=device,
+            )
     except TrainingCancelled:
         services.finish(job_id, TrainingStatus.CANCELLED)
         return "cancelled"
     except Exception as exc:
-        services.finish(job_id, TrainingStatus.FAILED, f"Training failed: {exc}")
-        raise
-    services.complete(job, result)
+        log.exception("training job %s failed", job_id)
+        services.finish(job_id, TrainingStatus.FAILED, f"Training failed: {jobs.reason(exc)}")
+        return "failed"
+    if services.complete(job, result) is None:
+        return "taken over by another worker"
     return "completed"
 
 
@@ -72,4 +76,4 @@ def train_finished(task) -> None:
     """django-q2 hook: a task killed for its timeout (or crashed) leaves its job failed, with why."""
     if task.success or not task.args:
         return
-    services.finish(task.args[0], TrainingStatus.FAILED, f"Training stopped: {task.result}")
+    services.finish(task.args[0], TrainingStatus.FAILED, f"Training stopped: {jobs.task_reason(task)}")

@@ -18,7 +18,6 @@ from training.serializers import TrainingConfigSerializer
 
 @team_required()
 def job_list(request):
-    services.reap_stale_jobs()
     jobs = TrainingJob.objects.filter(team=request.membership.team).select_related("detector")[:200]
     datasets = {d.id: d for d in Dataset.objects.filter(team=request.membership.team)}
     for job in jobs:
@@ -28,7 +27,6 @@ def job_list(request):
 
 @team_required()
 def job_detail(request, job_id):
-    services.reap_stale_jobs()
     job = team_object(TrainingJob, request, job_id)
     context = {
         "job": job,
