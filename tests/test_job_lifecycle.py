@@ -133,7 +133,8 @@ class TestTraining:
     def test_a_cancelled_job_is_never_claimed(self, team, settings):
         settings.RELAY_MIN_TRAINING_AUDIO_S = 5
         dataset, published = trainable_dataset(team, clips=3)
-        job = training_services.create_job(team, dataset, published, {"artifact_types": ["glitch"]}, queue=False)
+        config = {"artifact_types": ["glitch"]}
+        job = training_services.create_job(team, dataset, published, config, queue=False)
         training_services.cancel(job)
         assert training_services.start(job.id, "cpu") is None
 

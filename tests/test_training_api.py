@@ -15,7 +15,6 @@ from relayweb.models import Role
 from tests import factories
 from tests.conftest import kill, start_cluster, upload, wait_for
 from tests.training_data import TYPES, trainable_dataset
-from training import services
 from training.models import DetectorModel, TrainingJob
 
 TINY = {"artifact_types": TYPES, "epochs": 2, "batch_size": 8}
@@ -194,8 +193,8 @@ def test_a_job_whose_worker_is_killed_is_trained_again_once_then_failed_with_a_r
     for attempt in (1, 2):
         worker = start_cluster(small_minimum, media_root, cluster="gpu", **quick)
         try:
-            wait_for(lambda: TrainingJob.objects.filter(pk=job_id, attempts=attempt, current_epoch__gte=1).exists(),
-                     timeout=120)  # fmt: skip
+            running = TrainingJob.objects.filter(pk=job_id, attempts=attempt, current_epoch__gte=1)
+            wait_for(running.exists, timeout=120)
         finally:
             kill(worker)  # the machine is gone: no hook, no goodbye
         assert api.get(url).json()["status"] == "training"
