@@ -52,8 +52,9 @@ def child(model_path: str, audio: str, out_dir: str, device: str) -> None:
 
     import torch
 
-    from relayml.infer import detections_from_scores, infer_files, load_scores
+    from relayml.infer import infer_files
     from relayml.model import Detector
+    from relayml.scores import detections_from_scores, load_scores
 
     torch.set_num_threads(os.cpu_count() or 1)
     started = time.perf_counter()

@@ -27,7 +27,7 @@ from inference.serializers import (
     InferenceJobCreateSerializer,
     InferenceJobSerializer,
 )
-from relayml.infer import PEAKS_NAME
+from relayml.scores import PEAKS_NAME
 from relayweb.auth import caller_of
 from relayweb.errors import Conflict
 from relayweb.models import Role

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from datasets import storage
 from inference.models import DONE, FileStatus, InferenceFile, InferenceJob, JobStatus
-from relayml.infer import PEAKS_NAME, SCORES_NAME, detections_from_scores, load_scores
+from relayml.scores import PEAKS_NAME, SCORES_NAME, detections_from_scores, load_scores
 from relayweb import jobs
 from relayweb.errors import Conflict
 from training.models import DetectorModel

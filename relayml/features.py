@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
-import torchaudio
 
 SAMPLE_RATE = 16_000
 
@@ -44,6 +42,10 @@ def frame_count(num_samples: int, params: FeatureParams = DEFAULT_FEATURES) -> i
 
 class LogMelStream:
     def __init__(self, params: FeatureParams = DEFAULT_FEATURES):
+        # Imported here, not at the top: the web process reads feature parameters and peaks from this
+        # module and must never load torch (hundreds of MB in every web worker).
+        import torchaudio
+
         self.params = params
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=params.sample_rate,
@@ -85,6 +87,8 @@ class LogMelStream:
         return self._frames(buf)
 
     def _frames(self, buf: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.no_grad():
             power = self.mel(torch.from_numpy(buf))
             logmel = torch.log(power.clamp_min(self.params.log_floor))

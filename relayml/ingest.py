@@ -19,7 +19,6 @@ import soundfile as sf
 
 from relayml.decode import AudioDecodeError, Limits, SourceInfo, iter_blocks, probe
 from relayml.features import DEFAULT_FEATURES, SAMPLE_RATE, FeatureParams, LogMelStream, PeakStream
-from relayml.resample import StreamResampler
 
 CANONICAL_NAME = "canonical.wav"
 PEAKS_NAME = "peaks.npy"
@@ -52,6 +51,8 @@ def sha256_of(path: str, chunk: int = 1 << 20) -> str:
 
 def iter_canonical(original: str, info: SourceInfo) -> Iterator[np.ndarray]:
     """The file's audio as 16 kHz mono float32 blocks, decoded and resampled as a stream."""
+    from relayml.resample import StreamResampler  # torch: only where audio is processed, never the web
+
     resampler = StreamResampler(info.sample_rate, SAMPLE_RATE)
     mix = np.full(info.channels, 1.0 / info.channels, dtype=np.float32)
     for block in iter_blocks(original, info):

@@ -18,7 +18,7 @@ from datasets import services
 from datasets.models import AudioFile
 from inference import services as inference_services
 from inference.models import InferenceFile, InferenceJob
-from relayml.infer import SCORES_NAME
+from relayml.scores import SCORES_NAME
 from tests import factories
 from tests.conftest import kill, start_cluster, stop, wait_for
 from tests.training_data import trained_model

@@ -13,15 +13,9 @@ from relayml import synth
 from relayml.detect import score_features
 from relayml.events import Event, postprocess
 from relayml.features import log_mel
-from relayml.infer import (
-    SCORE_LEVELS,
-    BatchedModel,
-    FileScorer,
-    detections_from_scores,
-    infer_files,
-    load_scores,
-)
+from relayml.infer import BatchedModel, FileScorer, infer_files
 from relayml.model import Detector
+from relayml.scores import SCORE_LEVELS, detections_from_scores, load_scores
 from relayml.train import TrainConfig, train
 
 TYPES = ["glitch", "long_pause", "clipping", "dropout"]
