@@ -289,6 +289,7 @@ def iter_ffmpeg(path: str, info: SourceInfo) -> Iterator[np.ndarray]:
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process,
         _drain(process) as stderr_lines,
     ):
+        assert process.stdout is not None  # stdout=PIPE
         frames = 0
         pending = b""
         while chunk := process.stdout.read(block_bytes):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -83,11 +84,11 @@ class FileScorer:
     """Turns one file's feature stream into windows and writes the scores they come back with."""
 
     batcher: BatchedModel
-    out: object  # a binary file the uint8 scores are appended to, in frame order
+    out: BinaryIO  # a binary file the uint8 scores are appended to, in frame order
     frames_in: int = 0
     frames_out: int = 0
     total: int | None = None  # known at the end of the stream
-    buffer: np.ndarray = field(default=None)
+    buffer: np.ndarray = field(init=False)  # set in __post_init__
     offset: int = 0  # frame index of buffer[0]
     next_start: int = 0
     submitted: int = 0
@@ -186,8 +187,9 @@ def infer_files(
     for key, path, out_dir in files:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        result = FileResult(key=key, scores_path=out_dir / SCORES_NAME)
-        handle = open(result.scores_path, "wb")  # noqa: SIM115 - closed once its windows are all scored
+        scores_path = out_dir / SCORES_NAME
+        result = FileResult(key=key, scores_path=scores_path)
+        handle = open(scores_path, "wb")  # noqa: SIM115 - closed once its windows are all scored
         scorer = FileScorer(batcher, handle)
         try:
             result.duration_ms = stream_file(str(path), scorer, out_dir / PEAKS_NAME, should_stop, limits)

@@ -164,7 +164,7 @@ def geometry_of(config: TrainConfig) -> dict:
 
 @torch.no_grad()
 def predict_scores(
-    model: nn.Module, features: np.ndarray, geometry: dict, device: str, batch_size: int = 64
+    model: CRNN, features: np.ndarray, geometry: dict, device: str, batch_size: int = 64
 ) -> np.ndarray:
     """Frame probabilities (T, K) for normalised features, scored chunk by chunk with context."""
     chunk, context = geometry["chunk_frames"], geometry["context_frames"]
@@ -232,7 +232,8 @@ class Trainer:
         loss_fn = nn.BCEWithLogitsLoss(
             pos_weight=positive_weights(self.train_arrays).to(self.device), reduction="none"
         )
-        history, best = [], (-1.0, None)
+        history: list[dict] = []
+        best: tuple[float, dict | None] = (-1.0, None)
         for epoch in range(1, self.config.epochs + 1):
             started = time.perf_counter()
             train_loss = self.train_epoch(loader, optimiser, schedule, loss_fn)
