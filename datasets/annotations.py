@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
-from datasets.models import Annotation, AnnotationSet, Dataset, SetStatus
+from datasets.models import Annotation, AnnotationSet, Dataset, ProcessingStatus, SetStatus
 from relayweb.errors import Conflict
 
 
@@ -61,7 +61,13 @@ def publish(annotation_set: AnnotationSet) -> AnnotationSet:
         locked.status = SetStatus.PUBLISHED
         locked.published_at = timezone.now()
         locked.save(update_fields=["status", "published_at"])
+        locked.audio_files.set(covered_audio(locked))
     return locked
+
+
+def covered_audio(annotation_set: AnnotationSet):
+    """What a set covers when it is published: the dataset's audio that is ready (was reviewable)."""
+    return annotation_set.dataset.audio_files.filter(processing_status=ProcessingStatus.READY)
 
 
 def delete_set(annotation_set: AnnotationSet) -> None:

@@ -106,6 +106,9 @@ class AnnotationSet(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # The audio a published set covers, fixed when it is published: a file without annotations in it
+    # is an example of clean audio, and audio added to the dataset later is not (it was never reviewed).
+    audio_files = models.ManyToManyField(AudioFile, blank=True, related_name="published_sets")
 
     class Meta:
         ordering = ["-version"]

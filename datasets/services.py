@@ -160,18 +160,19 @@ def upload_and_queue(dataset: Dataset, uploaded, user=None) -> AudioFile:
 
 
 def published_sets_using(audio: AudioFile) -> list[int]:
-    return sorted(
-        audio.annotations.filter(annotation_set__status=SetStatus.PUBLISHED)
-        .values_list("annotation_set__version", flat=True)
-        .distinct()
+    """Versions of the published sets that cover this file (annotated in them, or part of them)."""
+    annotated = audio.annotations.filter(annotation_set__status=SetStatus.PUBLISHED).values_list(
+        "annotation_set__version", flat=True
     )
+    covered = audio.published_sets.values_list("version", flat=True)
+    return sorted(set(annotated) | set(covered))
 
 
 def delete_audio(audio: AudioFile) -> None:
     versions = published_sets_using(audio)
     if versions:
         listed = ", ".join(f"v{v}" for v in versions)
-        raise Conflict(f"Audio file is annotated in published annotation set(s) {listed}, which never change")
+        raise Conflict(f"Audio file is part of published annotation set(s) {listed}, which never change")
     folder = storage.audio_dir(audio)
     audio.delete()
     transaction.on_commit(lambda: storage.remove_tree(folder))

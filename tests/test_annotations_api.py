@@ -133,6 +133,26 @@ def test_published_sets_never_change(api, base, draft, ready_audio):
     assert (stored.start_ms, stored.end_ms) == (100, 200)
 
 
+def test_a_published_sets_files_are_fixed_when_it_is_published(api, base, draft, ready_audio, dataset):
+    clean = upload(dataset, "clean.wav", factories.wav_bytes(2))
+    assert tasks.ingest_audio(str(clean.id)) == "ready"  # in the set as an example without artifacts
+    still_processing = upload(dataset, "busy.wav", factories.wav_bytes(3))
+    api.post(f"{base}/{draft['id']}/annotations", annotation(ready_audio), format="json")
+    api.post(f"{base}/{draft['id']}/publish")
+    published = AnnotationSet.objects.get(pk=draft["id"])
+    expected = {ready_audio.id, clean.id}
+    assert set(published.audio_files.values_list("id", flat=True)) == expected
+
+    later = upload(dataset, "later.wav", factories.wav_bytes(4))
+    assert tasks.ingest_audio(str(later.id)) == "ready"
+    assert tasks.ingest_audio(str(still_processing.id)) == "ready"
+    assert set(published.audio_files.values_list("id", flat=True)) == expected
+    # A file the set covers cannot be deleted, annotated or not: the set would change.
+    refused = api.delete(f"/api/v1/datasets/{dataset.id}/audio/{clean.id}")
+    assert refused.status_code == 409 and "published annotation set(s) v1" in refused.json()["detail"]
+    assert api.delete(f"/api/v1/datasets/{dataset.id}/audio/{later.id}").status_code == 204
+
+
 def test_a_new_version_can_copy_a_published_set(api, base, draft, ready_audio):
     api.post(f"{base}/{draft['id']}/annotations", annotation(ready_audio), format="json")
     api.post(f"{base}/{draft['id']}/publish")

@@ -43,11 +43,16 @@ class TestRefusals:
         assert response.status_code == 409 and "publish it" in response.json()["detail"]
         assert not TrainingJob.objects.exists()
 
-    def test_audio_still_processing_is_409(self, api, team, small_minimum):
+    def test_audio_added_after_publishing_neither_blocks_nor_joins_training(self, api, team, small_minimum):
+        from training.tasks import training_files
+
         dataset, published = trainable_dataset(team, clips=3)
-        upload(dataset, "late.wav", factories.wav_bytes())
+        late = upload(dataset, "late.wav", factories.wav_bytes())  # still pending
         response = start(api, dataset, published)
-        assert response.status_code == 409 and "late.wav (pending)" in response.json()["detail"]
+        assert response.status_code == 201, response.json()
+        job = TrainingJob.objects.get(pk=response.json()["id"])
+        files = training_files(job)
+        assert len(files) == 3 and str(late.id) not in {f.key for f in files}
 
     def test_too_little_audio_is_409(self, api, team, settings):
         settings.RELAY_MIN_TRAINING_AUDIO_S = 300

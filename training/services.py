@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from datasets.models import AnnotationSet, Dataset, ProcessingStatus
+from datasets.models import AnnotationSet, Dataset
 from relayweb import jobs
 from relayweb.errors import Conflict
 from training.models import FINISHED, DetectorModel, TrainingJob, TrainingStatus
@@ -33,22 +33,13 @@ def check_prerequisites(dataset: Dataset, annotation_set: AnnotationSet, types: 
         raise Conflict(
             f"Annotation set v{annotation_set.version} is a draft: publish it before training on it"
         )
-    # An upload URL nobody used yet holds no audio: it is not part of the dataset's content.
-    not_ready = dataset.audio_files.exclude(processing_status=ProcessingStatus.READY).exclude(
-        processing_status=ProcessingStatus.PENDING, original_path=""
-    )
-    if not_ready.exists():
-        names = ", ".join(f"{a.original_filename} ({a.processing_status})" for a in not_ready[:5])
-        raise Conflict(
-            f"{not_ready.count()} audio file(s) are not ready: {names}. "
-            "Wait for processing, or delete failed files"
-        )
-    total_ms = dataset.audio_files.aggregate(ms=Sum("duration_ms"))["ms"] or 0
+    # The set's files were fixed (and ready) when it was published; audio added since does not count.
+    total_ms = annotation_set.audio_files.aggregate(ms=Sum("duration_ms"))["ms"] or 0
     needed_ms = settings.RELAY_MIN_TRAINING_AUDIO_S * 1000
     if total_ms < needed_ms:
         raise Conflict(
-            f"Training needs at least {needed_ms / 60000:.1f} minutes of audio; this dataset has "
-            f"{total_ms / 60000:.1f}"
+            f"Training needs at least {needed_ms / 60000:.1f} minutes of audio; annotation set "
+            f"v{annotation_set.version} covers {total_ms / 60000:.1f}"
         )
     counts = set(annotation_set.annotations.values_list("artifact_type__name", flat=True).distinct())
     missing = [t for t in types if t not in counts]

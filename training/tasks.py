@@ -6,7 +6,7 @@ import logging
 import time
 
 from datasets import storage
-from datasets.models import AnnotationSet, AudioFile, ProcessingStatus
+from datasets.models import AnnotationSet, ProcessingStatus
 from relayml.events import Event
 from relayml.ingest import FEATURES_NAME
 from relayml.train import TrainConfig, TrainFile, TrainingCancelled, pick_device, train
@@ -27,7 +27,8 @@ def training_files(job: TrainingJob) -> list[TrainFile]:
     rows = annotation_set.annotations.select_related("artifact_type").filter(artifact_type__name__in=types)
     for a in rows:
         events.setdefault(str(a.audio_file_id), []).append(Event(a.artifact_type.name, a.start_ms, a.end_ms))
-    audio = AudioFile.objects.filter(dataset_id=job.dataset_id, processing_status=ProcessingStatus.READY)
+    # The files the set covered when it was published, never audio added to the dataset since.
+    audio = annotation_set.audio_files.filter(processing_status=ProcessingStatus.READY)
     return [
         TrainFile(
             str(f.id), str(storage.audio_dir(f) / FEATURES_NAME), events.get(str(f.id), []), f.duration_ms
