@@ -85,6 +85,24 @@ class TrainResult:
     validation_files: list[str] = field(default_factory=list)
 
 
+# Below this many validation events of a type, its F1 says little (3 of 3 found prints 1.0).
+MIN_TRUSTED_EVENTS = 20
+
+
+def small_sample_warnings(per_type: dict[str, dict]) -> list[str]:
+    """A warning for each type validated on too few events to trust, so 1.0 is never taken at face
+    value; each type's entry also gets `trusted: false`."""
+    warnings = []
+    for name, m in per_type.items():
+        m["trusted"] = m["support"] >= MIN_TRUSTED_EVENTS
+        if not m["trusted"]:
+            warnings.append(
+                f"{name}: only {m['support']} validation event(s); at least {MIN_TRUSTED_EVENTS} are needed "
+                "before these figures mean much. Annotate more audio of this type."
+            )
+    return warnings
+
+
 def pick_device(requested: str | None = None) -> str:
     if requested:
         return requested
@@ -347,6 +365,7 @@ class Trainer:
         metrics["overall"]["f1_at_0_5"] = default["overall"]["f1"]
         metrics["validation_files"] = len(self.val_files)
         metrics["collars"] = {"onset_ms": 200, "offset_ms": 200, "offset_rate": 0.2}
+        metrics["warnings"] = small_sample_warnings(metrics["per_type"])
         return metrics, thresholds
 
 

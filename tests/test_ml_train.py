@@ -48,6 +48,10 @@ def test_a_trained_model_is_self_describing_and_loads_weights_only(files, tmp_pa
     assert result.metrics["overall"]["support"] == sum(
         len(f.events) for f in files if f.key in result.validation_files
     )
+    # A handful of validation events cannot vouch for a type: every one is flagged, with why.
+    assert all(m["support"] < 20 and m["trusted"] is False for m in result.metrics["per_type"].values())
+    assert len(result.metrics["warnings"]) == len(TYPES)
+    assert "validation event(s); at least 20 are needed" in result.metrics["warnings"][0]
 
 
 def test_the_same_seed_trains_the_same_model(files, tmp_path):

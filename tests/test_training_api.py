@@ -212,3 +212,13 @@ def test_a_job_whose_worker_is_killed_is_trained_again_once_then_failed_with_a_r
     job = api.get(url).json()
     assert job["status"] == "failed" and job["completed_at"] and job["model_id"] is None
     assert "stopped responding 2 times" in job["error_message"]
+
+
+def test_the_model_page_warns_when_validation_is_too_small_to_trust(client, team, settings, media_root):
+    from tests.training_data import trained_model
+
+    model = trained_model(team, settings, epochs=1)
+    client.force_login(factories.make_user(team, "sam", Role.VIEWER))
+    page = client.get(f"/models/{model.id}/").content.decode()
+    assert page.count('data-testid="metrics-warning"') == len(model.artifact_types)
+    assert "at least 20 are needed before these figures mean much" in page
