@@ -7,7 +7,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # make test runs the suite on PostgreSQL and then on SQLite.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relay
-export HOST PORT
+# Everything make starts is the embedded single-machine stack: an unset SECRET_KEY is generated into
+# RELAY_DATA_DIR rather than refused (docs/configuration.md).
+RELAY_EMBEDDED ?= true
+export HOST PORT RELAY_EMBEDDED
 
 APT_PACKAGES := ffmpeg espeak-ng sox libsndfile1 chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

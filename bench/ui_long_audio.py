@@ -4,7 +4,8 @@
 
 Builds an N-minute MP3 programme of espeak-ng speech (44.1 kHz stereo, 128 kbps, as TTS exports often
 are), ingests it through the real pipeline into a throw-away SQLite instance, serves it with
-`manage.py runserver`, and opens the annotation page in Debian's Chromium (Playwright) `--runs` times.
+gunicorn (as `make run` does), and opens the annotation page in Debian's Chromium (Playwright)
+`--runs` times.
 "Interactive" is the page's own signal: peaks drawn, annotations loaded, regions and shortcuts wired
 (`body[data-workspace=ready]`); the time is measured by the page (performance.now() at that moment,
 i.e. since navigation started). Results go into docs/benchmarks.md.
@@ -123,7 +124,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="relay-ui-bench-") as tmp:
         folder = Path(tmp)
         os.environ.update(
-            {"RELAY_DATA_DIR": str(folder / "data"), "DJANGO_SETTINGS_MODULE": "relayweb.settings"}
+            {
+                "RELAY_DATA_DIR": str(folder / "data"),
+                "DJANGO_SETTINGS_MODULE": "relayweb.settings",
+                "RELAY_EMBEDDED": "true",  # a throw-away instance: its secret key is generated
+            }
         )
         os.environ.pop("DATABASE_URL", None)
         mp3 = build_programme(folder, args.minutes, "two-hours.mp3", codec=CODECS["mp3"])
@@ -133,7 +138,7 @@ def main() -> None:
         subprocess.run(collect, cwd=ROOT, check=True)
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            [sys.executable, "-m", "gunicorn", "-c", "relayweb/gunicorn_conf.py", "-b", f"127.0.0.1:{port}"],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -153,7 +158,8 @@ def report(args, mp3_bytes: int, duration_ms: int, results: list[dict]) -> None:
     lines = [
         f"`python bench/ui_long_audio.py --minutes {args.minutes:g} --runs {args.runs}`: a "
         f"{duration_ms / 3_600_000:.2f}-hour 128 kbps MP3 with {duration_ms // 60_000} annotations, opened "
-        "in the annotation workspace in headless Chromium (Playwright) against `manage.py runserver` on "
+        "in the annotation workspace in headless Chromium (Playwright) against gunicorn (as `make run` "
+        "serves) on "
         f"the same machine. Machine: {machine_summary()}.",
         "",
         "| measure | value |",

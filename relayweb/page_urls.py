@@ -2,9 +2,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from relayweb import views
+from relayweb.login import ThrottledLoginView
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="relayweb/login.html"), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("teams/switch/", views.switch_team, name="switch-team"),
     path("settings/api-keys/", views.api_keys, name="api-keys"),

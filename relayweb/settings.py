@@ -8,37 +8,18 @@ from pathlib import Path
 
 import dj_database_url
 
+from relayweb.env import env_bool, env_int, env_list, secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value.strip() else default
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("RELAY_REQUIRE_SECRET_KEY", False):
-        raise RuntimeError("SECRET_KEY must be set in production")
-    # Fine for a laptop; production sets SECRET_KEY (signed upload URLs and sessions depend on it).
-    SECRET_KEY = "relay-insecure-development-key-change-me"
+RELAY_DATA_DIR = Path(os.environ.get("RELAY_DATA_DIR", BASE_DIR / "var")).resolve()
+# Never a public default: set in production, generated once into RELAY_DATA_DIR in development.
+SECRET_KEY = secret_key(RELAY_DATA_DIR, DEBUG)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
-RELAY_DATA_DIR = Path(os.environ.get("RELAY_DATA_DIR", BASE_DIR / "var")).resolve()
 RELAY_MAX_UPLOAD_MB = env_int("RELAY_MAX_UPLOAD_MB", 500)
 RELAY_MAX_UPLOAD_BYTES = RELAY_MAX_UPLOAD_MB * 1024 * 1024
 RELAY_UPLOAD_URL_EXPIRES = env_int("RELAY_UPLOAD_URL_EXPIRES", 3600)
@@ -60,6 +41,11 @@ RELAY_TEMP_FILE_MAX_AGE_S = env_int("RELAY_TEMP_FILE_MAX_AGE_S", 3600)
 # Longest audio accepted (checked from the header before decoding, and again while decoding).
 RELAY_MAX_AUDIO_DURATION_S = env_int("RELAY_MAX_AUDIO_DURATION_S", 6 * 3600)
 RELAY_MIN_TRAINING_AUDIO_S = env_int("RELAY_MIN_TRAINING_AUDIO_S", 300)
+# A django-q2 cluster told to stop lets running tasks finish this long, then kills its workers.
+RELAY_STOP_GRACE_S = env_int("RELAY_STOP_GRACE_S", 6, minimum=0)
+# Failed sign-ins allowed per username and address within the window before the form says to wait.
+RELAY_LOGIN_ATTEMPTS = env_int("RELAY_LOGIN_ATTEMPTS", 5, minimum=1)
+RELAY_LOGIN_WINDOW_S = env_int("RELAY_LOGIN_WINDOW_S", 900, minimum=1)
 
 MEDIA_ROOT = Path(os.environ.get("RELAY_MEDIA_ROOT") or RELAY_DATA_DIR / "media")
 # Created up front so a bare checkout runs: SQLite, uploads and media all live here.
@@ -76,8 +62,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_q",
+    # Before django_q: its `qcluster` command replaces django-q2's (it stops within seconds).
     "relayweb",
+    "django_q",
     "datasets",
     "training",
     "inference",
@@ -122,8 +109,17 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The worker and the web server write at once: wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The web server's threads and the workers write at once. Write-ahead logging lets readers run
+    # beside the writer; IMMEDIATE transactions take the write lock when they begin, so a transaction
+    # never fails half-way upgrading a read lock (that fails at once, without waiting); the busy
+    # timeout makes writers queue for the lock instead of answering "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("RELAY_SQLITE_TIMEOUT", 30, minimum=1),
+        }
+    )
     # Tests with a real worker process need a file, not an in-memory database.
     DATABASES["default"]["TEST"] = {"NAME": str(RELAY_DATA_DIR / "test-relay.sqlite3")}
 
@@ -211,7 +207,15 @@ Q_CLUSTER = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    # Per process: the API's rate counters, read and written on every request.
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every process on the machine (gunicorn's workers): failed sign-in counts.
+    "shared": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(RELAY_DATA_DIR / "cache"),
+    },
+}
 
 LOGGING = {
     "version": 1,

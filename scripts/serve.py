@@ -1,50 +1,140 @@
-"""`make run`: the dashboard and both django-q2 clusters in the foreground; Ctrl-C stops all.
+"""`make run`: gunicorn and both django-q2 clusters under a small supervisor.
 
-The default cluster ingests audio; the `gpu` cluster (one worker, a fresh process per task)
-trains models. On a machine with a GPU the training worker uses it.
+    python scripts/serve.py        (HOST and PORT choose where gunicorn listens)
 
-Fine for a workstation or a small team. Production runs the same two processes under a
-process manager, with gunicorn in place of the development server.
+The default cluster ingests audio; the `gpu` cluster (one worker, a fresh process per task) trains
+models and runs inference. A child that dies is started again after 1, 2, 4 … 30 seconds (back to 1
+once it has run for a minute). SIGTERM, SIGINT (Ctrl-C) or SIGHUP stops everything within 10
+seconds: each child gets SIGTERM, then its whole process group (its workers too) SIGKILL.
+
+Production runs the same three processes under systemd instead (docs/deployment.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
+FIRST_DELAY_S = 1.0
+MAX_DELAY_S = 30.0
+STABLE_AFTER_S = 60.0
+# Children stop themselves sooner (gunicorn 5 s, qcluster RELAY_STOP_GRACE_S); this is the backstop.
+KILL_AFTER_S = 8.5
+
+
+def log(message: str) -> None:
+    print(f"serve: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    quick_failures: int = 0
+    restart_at: float | None = field(default=None)
+
+    def start(self) -> None:
+        # Its own session and process group: the child's workers can be killed with it, and a
+        # Ctrl-C in the terminal reaches only this supervisor, which stops the children in order.
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def check(self, now: float) -> None:
+        """Schedule a restart if the child has died; start it when its back-off has passed."""
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            kill_group(self.process.pid)  # its orphaned workers must not outlive it
+            ran_for = now - self.started_at
+            if ran_for >= STABLE_AFTER_S:
+                self.quick_failures = 0
+            delay = min(MAX_DELAY_S, FIRST_DELAY_S * 2**self.quick_failures)
+            self.quick_failures += 1
+            log(f"{self.name} exited with code {code} after {ran_for:.0f} s; restarting in {delay:.0f} s")
+            self.process, self.restart_at = None, now + delay
+        if self.restart_at is not None and now >= self.restart_at:
+            self.start()
+
+    def terminate(self) -> None:
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def children(python: str, env: dict[str, str]) -> list[Child]:
+    manage = [python, "manage.py"]
+    return [
+        Child("web", [python, "-m", "gunicorn", "-c", "relayweb/gunicorn_conf.py"], env),
+        Child("ingest cluster", [*manage, "qcluster"], env),
+        Child("gpu cluster", [*manage, "qcluster"], {**env, "Q_CLUSTER_NAME": "gpu"}),
+    ]
+
+
+def check_settings() -> None:
+    """Stop at once, with the reason, on a bad environment, rather than restart children forever."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relayweb.settings")
+    from django.conf import settings
+
+    from relayweb.env import ConfigError
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 (loads the settings, which read the environment)
+    except ConfigError as error:
+        sys.exit(f"Relay cannot start: {error}")
+
+
+def stop_all(group: list[Child]) -> None:
+    for child in group:
+        child.terminate()
+    deadline = time.monotonic() + KILL_AFTER_S
+    while any(child.running for child in group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for child in group:
+        if child.process is not None:
+            kill_group(child.process.pid)
+            child.process.wait()
 
 
 def main() -> int:
-    python = sys.executable
-    worker = subprocess.Popen([python, "manage.py", "qcluster"])
-    gpu_worker = subprocess.Popen(
-        [python, "manage.py", "qcluster"], env={**os.environ, "Q_CLUSTER_NAME": "gpu"}
-    )
-    web = subprocess.Popen([python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"])
-    print(f"Relay is serving http://{HOST}:{PORT}/ with its workers; Ctrl-C stops them all.", flush=True)
-    processes = [web, worker, gpu_worker]
-    try:
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for p in processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.time() + 15
-        for p in processes:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-    failures = [p.returncode for p in processes if p.returncode and p.returncode > 0]
-    return failures[0] if failures else 0
+    # The embedded single-machine stack: a missing SECRET_KEY is generated (docs/configuration.md).
+    os.environ.setdefault("RELAY_EMBEDDED", "true")
+    check_settings()
+    stopping: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda signum, _frame: stopping.append(signum))
+    group = children(sys.executable, dict(os.environ))
+    for child in group:
+        child.start()
+    log(f"Relay is serving http://{HOST}:{PORT}/ with its workers; Ctrl-C stops them all.")
+    while not stopping:
+        now = time.monotonic()
+        for child in group:
+            child.check(now)
+        time.sleep(0.2)
+    log(f"{signal.Signals(stopping[0]).name}: stopping gunicorn and both clusters")
+    stop_all(group)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""`manage.py qcluster`: django-q2's cluster, but one that stops within seconds when told to.
+
+django-q2's own command hangs on SIGTERM in two ways:
+- its sentinel waits for every worker to finish the task in hand, however long (the `gpu` cluster's
+  training tasks run for hours);
+- when SIGTERM reaches the whole process group (systemd's default, `kill -- -PGID`), the sentinel
+  dies at once while waiting on the cluster's stop event, and the main process then blocks forever
+  in `stop_event.set()` (a multiprocessing Condition waits for a sleeper that is gone).
+
+Here SIGTERM and SIGINT only set a flag. The main process then asks the sentinel to stop from a
+thread it does not wait on, gives running tasks RELAY_STOP_GRACE_S seconds, and kills whatever of
+the cluster is left. A killed task is picked up again by the job lifecycle, never lost silently.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from django.conf import settings
+from django_q.cluster import Cluster
+from django_q.conf import logger
+from django_q.management.commands.qcluster import Command as DjangoQCommand
+
+from relayweb.processes import descendants, kill_all
+
+
+class Command(DjangoQCommand):
+    help = "Starts a django-q2 cluster that stops within seconds of SIGTERM or Ctrl-C."
+
+    def handle(self, *args, **options):
+        if options.get("cluster_name"):
+            os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        stop_requested = threading.Event()
+        cluster = Cluster()  # installs django-q2's signal handlers, replaced next
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop_requested.set())
+        try:
+            cluster.start()
+        except RuntimeError:
+            logger.exception("The cluster's sentinel died while starting")
+        if not options.get("run_once"):
+            while not stop_requested.wait(0.5) and cluster.sentinel.is_alive():
+                pass
+        shut_down(cluster, settings.RELAY_STOP_GRACE_S)
+
+
+def shut_down(cluster: Cluster, grace_s: float) -> None:
+    deadline = time.monotonic() + grace_s
+    leftovers = set(descendants(os.getpid()))
+    if cluster.sentinel.is_alive():
+        # set() blocks forever if a process waiting on the event was killed: never wait on it.
+        threading.Thread(target=cluster.stop_event.set, daemon=True).start()
+        while cluster.sentinel.is_alive() and time.monotonic() < deadline:
+            leftovers.update(descendants(os.getpid()))
+            time.sleep(0.1)
+    leftovers.update(descendants(os.getpid()))
+    if cluster.sentinel.is_alive():
+        logger.warning("Tasks still running after %s s: killing the cluster's workers", grace_s)
+    kill_all(sorted(leftovers))
+    cluster.sentinel.join(timeout=2)
+    logger.info("Q Cluster %s has stopped.", cluster.name)

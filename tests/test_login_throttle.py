@@ -1,0 +1,70 @@
+"""Failed sign-ins are throttled per username and address; the form says how long to wait."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.cache import caches
+from django.test import Client
+
+from tests import factories
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_earlier_failures():
+    caches["shared"].clear()
+    yield
+    caches["shared"].clear()
+
+
+@pytest.fixture
+def ada(team):
+    return factories.make_user(team, "ada")
+
+
+def sign_in(password: str, username: str = "ada", address: str = "10.0.0.1"):
+    return Client(REMOTE_ADDR=address).post("/login/", {"username": username, "password": password})
+
+
+def test_after_five_failures_the_form_says_to_wait_even_with_the_right_password(ada, settings):
+    assert settings.RELAY_LOGIN_ATTEMPTS == 5
+    for _ in range(5):
+        response = sign_in("wrong")
+        assert response.status_code == 200
+        assert b"match. Please try again" in response.content
+    response = sign_in(PASSWORD)
+    assert response.status_code == 429
+    assert b"Too many failed sign-ins for this username. Wait 15 minutes" in response.content
+    assert int(response["Retry-After"]) > 800
+    assert "_auth_user_id" not in response.wsgi_request.session
+
+
+def test_other_users_and_other_addresses_are_not_held_back(ada, team):
+    factories.make_user(team, "grace")
+    for _ in range(5):
+        sign_in("wrong")
+    assert sign_in(PASSWORD, username="grace").status_code == 302
+    assert sign_in(PASSWORD, address="10.0.0.2").status_code == 302
+
+
+def test_a_successful_sign_in_clears_earlier_failures(ada):
+    for _ in range(4):
+        sign_in("wrong")
+    assert sign_in(PASSWORD).status_code == 302
+    for _ in range(4):
+        sign_in("wrong")
+    assert sign_in(PASSWORD).status_code == 302
+
+
+def test_the_wait_ends_with_the_window(ada, settings):
+    settings.RELAY_LOGIN_WINDOW_S = 3
+    for _ in range(5):
+        sign_in("wrong")
+    throttled = sign_in(PASSWORD)
+    assert throttled.status_code == 429
+    time.sleep(int(throttled["Retry-After"]) + 0.1)
+    assert sign_in(PASSWORD).status_code == 302

@@ -1,0 +1,178 @@
+"""`make run`'s supervisor and a lone `qcluster` stop within 10 s; a crashed child is restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django_q.tasks import async_task
+
+from relayweb.processes import descendants, group_members, kill_all
+from tests.conftest import ROOT, database_url_for_subprocess, start_cluster, wait_for
+
+pytestmark = [pytest.mark.worker]
+
+STOP_WITHIN_S = 10.0
+
+
+def mark_and_sleep(marker: str, seconds: float) -> None:
+    """A long task: tells the test it has started, then keeps its worker busy."""
+    Path(marker).write_text(str(os.getpid()))
+    time.sleep(seconds)
+
+
+def free_port() -> int:
+    for port in range(8100, 8200):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise AssertionError("no free port in 8100-8199")
+
+
+def healthy(base_url: str) -> bool:
+    try:
+        return requests.get(f"{base_url}/api/v1/health", timeout=2).status_code == 200
+    except requests.RequestException:  # not listening yet, or its workers still booting
+        return False
+
+
+def direct_children(pid: int) -> dict[str, int]:
+    """The supervisor's children by role: web, ingest, gpu."""
+    roles = {}
+    for child in descendants(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            environment = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+            parent = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if parent != pid:
+            continue
+        if b"gunicorn" in command:
+            roles["web"] = child
+        elif b"qcluster" in command:
+            roles["gpu" if b"Q_CLUSTER_NAME=gpu" in environment else "ingest"] = child
+    return roles
+
+
+class Stack:
+    def __init__(self, process: subprocess.Popen, base_url: str):
+        self.process, self.base_url = process, base_url
+
+    def children(self) -> dict[str, int]:
+        return direct_children(self.process.pid)
+
+    def everything(self) -> set[int]:
+        return {self.process.pid, *descendants(self.process.pid)}
+
+    def fully_up(self) -> bool:
+        # gunicorn and its 2 workers; each cluster's main, sentinel, worker, monitor and pusher.
+        return len(self.children()) == 3 and len(descendants(self.process.pid)) >= 13
+
+
+@pytest.fixture
+def stack(transactional_db, settings, media_root, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "RELAY_DATA_DIR": str(settings.RELAY_DATA_DIR),
+        "RELAY_MEDIA_ROOT": str(media_root),
+        "RELAY_INGEST_WORKERS": "1",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+    with open(tmp_path / "serve.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "scripts/serve.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = Stack(process, f"http://127.0.0.1:{port}")
+    seen = set()
+    try:
+        wait_for(lambda: healthy(running.base_url) and running.fully_up(), timeout=90)
+        seen = running.everything()
+        yield running
+    finally:
+        seen |= running.everything()
+        kill_all(sorted(seen))
+        process.wait(timeout=10)
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the supervisor", "Ctrl-C in its terminal"])
+def test_sigterm_or_ctrl_c_stops_the_web_server_both_clusters_and_their_workers_within_10_s(stack, how):
+    processes = stack.everything()
+    groups = list(stack.children().values())
+    started = time.monotonic()
+    if how.startswith("SIGTERM"):
+        stack.process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(stack.process.pid, signal.SIGINT)  # a terminal sends Ctrl-C to its foreground group
+    assert stack.process.wait(timeout=STOP_WITHIN_S) == 0
+    assert time.monotonic() - started < STOP_WITHIN_S
+    assert [pid for pid in processes if is_alive(pid)] == []
+    assert [group_members(pgid) for pgid in groups] == [[], [], []]
+
+
+def test_a_killed_web_server_or_cluster_is_restarted_and_its_workers_do_not_linger(stack):
+    before = stack.children()
+    for role in ("web", "ingest"):
+        os.kill(before[role], signal.SIGKILL)
+    replaced = ("web", "ingest")
+    after = wait_for(
+        lambda: (c := stack.children()) and all(c.get(r, before[r]) != before[r] for r in replaced) and c,
+        timeout=30,
+    )
+    assert after["gpu"] == before["gpu"]
+    wait_for(lambda: healthy(stack.base_url), timeout=60)
+    assert group_members(before["web"]) == [] and group_members(before["ingest"]) == []
+
+
+@pytest.mark.parametrize(
+    ("cluster", "how"),
+    [(None, "SIGTERM to it"), ("gpu", "SIGTERM to its group"), ("gpu", "SIGINT")],
+)
+def test_a_lone_qcluster_stops_within_10_s_even_while_a_long_task_runs(
+    transactional_db, settings, media_root, tmp_path, cluster, how
+):
+    marker = tmp_path / "task-started"
+    process = start_cluster(settings, media_root, cluster=cluster)
+    try:
+        options = {"cluster": cluster} if cluster else {}
+        async_task("tests.test_process_lifecycle.mark_and_sleep", str(marker), 300, **options)
+        wait_for(marker.exists, timeout=60)
+        members = {process.pid, *descendants(process.pid)}
+        assert int(marker.read_text()) in members  # the task is running in one of its workers
+        started = time.monotonic()
+        if how == "SIGTERM to it":
+            process.send_signal(signal.SIGTERM)
+        elif how == "SIGINT":
+            process.send_signal(signal.SIGINT)
+        else:
+            os.killpg(process.pid, signal.SIGTERM)  # what systemd's default KillMode does
+        process.wait(timeout=STOP_WITHIN_S)
+        assert time.monotonic() - started < STOP_WITHIN_S
+        assert [pid for pid in members if is_alive(pid)] == []
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
