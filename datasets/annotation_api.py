@@ -24,6 +24,7 @@ from datasets.serializers import (
 from relayweb.auth import caller_of
 from relayweb.errors import Unprocessable
 from relayweb.models import Role
+from relayweb.pagination import query_uuid
 
 
 def get_set(dataset: Dataset, set_id) -> AnnotationSet:
@@ -108,12 +109,7 @@ class AnnotationListView(GenericAPIView):
     def get(self, request, dataset_id, set_id):
         annotation_set = get_set(get_dataset(request, dataset_id), set_id)
         rows = annotation_rows(annotation_set)
-        audio_id = request.query_params.get("audio_file_id")
-        if audio_id:
-            if not valid_uuid_strings([audio_id]):
-                raise Unprocessable(
-                    ["query", "audio_file_id"], "value is not a valid uuid", "type_error.uuid"
-                )
+        if audio_id := query_uuid(request, "audio_file_id"):
             rows = rows.filter(audio_file_id=audio_id)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

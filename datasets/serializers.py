@@ -23,6 +23,13 @@ class ArtifactTypeSerializer(serializers.Serializer):
         COLOR_PATTERN, required=False, error_messages={"invalid": "color must be #RRGGBB"}
     )
 
+    def validate(self, data):
+        # A PATCH (partial) would otherwise let a type through without its name: a type is always
+        # named, whatever the request around it may leave out.
+        if "name" not in data:
+            raise serializers.ValidationError({"name": ["field required"]}, code="required")
+        return data
+
 
 def check_unique_names(types: list[dict]) -> list[dict]:
     seen: set[str] = set()

@@ -13,11 +13,10 @@ from datasets import annotations as service
 from datasets import transfer
 from datasets.annotation_api import get_set
 from datasets.api import get_audio, get_dataset
-from datasets.serializers import AnnotationSerializer, valid_uuid_strings
+from datasets.serializers import AnnotationSerializer
 from relayweb.auth import caller_of
-from relayweb.errors import Unprocessable
 from relayweb.negotiation import FormatIsOurs
-from relayweb.pagination import query_choice
+from relayweb.pagination import query_choice, query_uuid
 
 
 def attachment(content: bytes, fmt: str, filename: str) -> HttpResponse:
@@ -27,12 +26,8 @@ def attachment(content: bytes, fmt: str, filename: str) -> HttpResponse:
 
 
 def audio_param(request, dataset, source):
-    raw = source.get("audio_file_id")
-    if not raw:
-        return None
-    if not valid_uuid_strings([raw]):
-        raise Unprocessable(["query", "audio_file_id"], "value is not a valid uuid", "type_error.uuid")
-    return get_audio(dataset, raw)
+    audio_id = query_uuid(request, "audio_file_id", source)
+    return get_audio(dataset, audio_id) if audio_id else None
 
 
 class ExportView(GenericAPIView):

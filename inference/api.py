@@ -32,7 +32,7 @@ from relayweb.auth import caller_of
 from relayweb.errors import Conflict
 from relayweb.models import Role
 from relayweb.negotiation import FormatIsOurs
-from relayweb.pagination import query_choice
+from relayweb.pagination import query_choice, query_uuid
 from relayweb.ranges import ranged_file_response
 from training.models import DetectorModel
 
@@ -232,8 +232,8 @@ class InferenceExportView(GenericAPIView):
         fmt = query_choice(request, "format", list(exports.FORMATS)) or "json"
         wanted = postprocess_settings(request, job)
         files = list(job.files.all())
-        if request.query_params.get("file_id"):
-            files = [get_file(job, request.query_params["file_id"])]
+        if file_id := query_uuid(request, "file_id"):
+            files = [get_file(job, file_id)]
         rows = [(f, services.detections_at(f, job, wanted)) for f in files]
         content, content_type, name = exports.render(fmt, job, rows, single=len(files) == 1)
         response = HttpResponse(content, content_type=content_type)

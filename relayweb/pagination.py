@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
@@ -36,12 +38,27 @@ def query_choice(request, name: str, choices: list[str]) -> str | None:
     return raw
 
 
+def query_uuid(request, name: str, params=None) -> str | None:
+    """An optional id in the query (`?file_id=`); anything but a UUID is a 422 naming it."""
+    raw = (request.query_params if params is None else params).get(name)
+    if not raw:
+        return None
+    try:
+        return str(uuid.UUID(str(raw)))
+    except ValueError:
+        raise Unprocessable(["query", name], "value is not a valid uuid", "type_error.uuid") from None
+
+
 class PagePagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.page = query_int(request, "page", 1, 1)
         self.page_size = query_int(request, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         self.total = queryset.count()
         start = (self.page - 1) * self.page_size
+        if start >= self.total:
+            # Past the end is an empty page, however far: an offset past 2^63 would overflow the
+            # database's integer (a 500), so it is never sent.
+            return []
         return list(queryset[start : start + self.page_size])
 
     def get_paginated_response(self, data):

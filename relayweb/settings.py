@@ -149,9 +149,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["relayweb.auth.TeamRolePermission"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # Bounded size and nesting, finite numbers: see relayweb/parsers.py.
+        "relayweb.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
+        "relayweb.parsers.FormParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "relayweb.pagination.PagePagination",
     "EXCEPTION_HANDLER": "relayweb.errors.exception_handler",
