@@ -20,12 +20,16 @@ from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
 from inference import exports, review, services
 from inference.models import FileStatus, InferenceFile, InferenceJob, JobStatus
 from inference.serializers import (
+    ExportItemSerializer,
     FileConfirmSerializer,
+    FileUploadUrlResponseSerializer,
     FileUploadUrlSerializer,
     InferenceConfigSerializer,
+    InferenceFileDetailSerializer,
     InferenceFileSerializer,
     InferenceJobCreateSerializer,
     InferenceJobSerializer,
+    InferenceUploadResultSerializer,
 )
 from relayml.infer import PEAKS_NAME
 from relayweb.auth import caller_of
@@ -34,6 +38,7 @@ from relayweb.models import Role
 from relayweb.negotiation import FormatIsOurs
 from relayweb.pagination import query_choice, query_uuid
 from relayweb.ranges import ranged_file_response
+from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, binary, paginated
 from training.models import DetectorModel
 
 UPLOAD_SALT = "relay.inference.upload"
@@ -83,7 +88,7 @@ class InferenceJobListView(GenericAPIView):
     serializer_class = InferenceJobSerializer
     required_roles = {"post": Role.ANNOTATOR}
 
-    @extend_schema(parameters=[OpenApiParameter("status", enum=JobStatus.values)])
+    @paginated(InferenceJobSerializer, parameters=[OpenApiParameter("status", enum=JobStatus.values)])
     def get(self, request):
         jobs = team_jobs(request)
         if wanted := query_choice(request, "status", JobStatus.values):
@@ -122,6 +127,7 @@ class InferenceJobCancelView(GenericAPIView):
 class FileUploadUrlView(GenericAPIView):
     serializer_class = FileUploadUrlSerializer
 
+    @extend_schema(request=FileUploadUrlSerializer, responses=FileUploadUrlResponseSerializer)
     def post(self, request, job_id):
         job = get_job(request, job_id)
         data = validated(FileUploadUrlSerializer, request.data)
@@ -163,7 +169,7 @@ class FileConfirmView(GenericAPIView):
 class FileListView(GenericAPIView):
     serializer_class = InferenceFileSerializer
 
-    @extend_schema(request=MULTIPART_FILES, responses={201: InferenceFileSerializer(many=True)})
+    @extend_schema(request=MULTIPART_FILES, responses={201: InferenceUploadResultSerializer})
     def post(self, request, job_id):
         """Ours: upload one or more files (`file`, repeatable) and queue them in one call."""
         job = get_job(request, job_id)
@@ -177,7 +183,7 @@ class FileListView(GenericAPIView):
 class FileDetailView(GenericAPIView):
     serializer_class = InferenceFileSerializer
 
-    @extend_schema(parameters=POSTPROCESS_PARAMS)
+    @extend_schema(parameters=POSTPROCESS_PARAMS, responses=InferenceFileDetailSerializer)
     def get(self, request, job_id, file_id):
         """The file; with threshold / merge_window_ms / min_duration_ms its detections are recomputed
         from the stored frame scores (the model does not run again)."""
@@ -192,7 +198,7 @@ class FileDetailView(GenericAPIView):
 
 
 class FileContentView(GenericAPIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses=AUDIO_DOWNLOAD)
     def get(self, request, job_id, file_id):
         f = get_file(get_job(request, job_id), file_id)
         path = storage.absolute(f.s3_key)
@@ -204,7 +210,7 @@ class FileContentView(GenericAPIView):
 
 
 class FilePeaksView(GenericAPIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 409: ErrorSerializer})
     def get(self, request, job_id, file_id):
         """Waveform peaks (audiowaveform JSON), computed while the file was processed."""
         f = get_file(get_job(request, job_id), file_id)
@@ -216,14 +222,18 @@ class FilePeaksView(GenericAPIView):
 
 class InferenceExportView(GenericAPIView):
     content_negotiation_class = FormatIsOurs
+    pagination_class = None  # a document of every file, not a page: its JSON is a plain array
 
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(exports.FORMATS), default="json"),
-            OpenApiParameter("file_id", str, description="one file; omit for the whole job"),
+            OpenApiParameter("file_id", OpenApiTypes.UUID, description="one file; omit for the whole job"),
             *POSTPROCESS_PARAMS,
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses=binary(
+            ("application/json", "text/csv", "text/plain", "application/zip"),
+            json=ExportItemSerializer(many=True),
+        ),
     )
     def get(self, request, job_id):
         """Detections as JSON (the seed's export shape), CSV or Audacity labels; per file or per job

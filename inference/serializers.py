@@ -61,3 +61,38 @@ class FileUploadUrlSerializer(serializers.Serializer):
 
 class FileConfirmSerializer(serializers.Serializer):
     file_id = serializers.UUIDField()
+
+
+# --- response shapes that add to a model's (documented in the schema; the views build the dicts) ---
+
+
+class FileUploadUrlResponseSerializer(serializers.Serializer):
+    file_id = serializers.UUIDField()
+    upload_url = serializers.CharField()
+    upload_fields = serializers.DictField(child=serializers.CharField(), help_text="opaque: send every entry")
+    s3_key = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="seconds")
+
+
+class InferenceUploadResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    items = InferenceFileSerializer(many=True)
+
+
+class InferenceFileDetailSerializer(InferenceFileSerializer):
+    """GET .../files/{file_id}: detections at the settings asked for, and those settings."""
+
+    config = InferenceConfigSerializer(read_only=True)
+
+    class Meta(InferenceFileSerializer.Meta):
+        fields = [*InferenceFileSerializer.Meta.fields, "config"]
+
+
+class ExportItemSerializer(serializers.Serializer):
+    """One file in a JSON export (the seed's `export_results` shape)."""
+
+    filename = serializers.CharField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(choices=InferenceFile._meta.get_field("status").choices)
+    detection_count = serializers.IntegerField()
+    detections = serializers.ListField(child=serializers.DictField())

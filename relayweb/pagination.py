@@ -64,14 +64,37 @@ class PagePagination(BasePagination):
     def get_paginated_response(self, data):
         return Response({"items": data, "total": self.total, "page": self.page, "page_size": self.page_size})
 
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "description": "Page number, from 1; a page past the end is empty.",
+                "schema": {"type": "integer", "minimum": 1, "default": 1},
+            },
+            {
+                "name": "page_size",
+                "in": "query",
+                "required": False,
+                "description": f"Items per page, 1–{MAX_PAGE_SIZE}.",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE_SIZE,
+                    "default": DEFAULT_PAGE_SIZE,
+                },
+            },
+        ]
+
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
             "required": ["items", "total", "page", "page_size"],
             "properties": {
                 "items": schema,
-                "total": {"type": "integer"},
-                "page": {"type": "integer"},
-                "page_size": {"type": "integer"},
+                "total": {"type": "integer", "minimum": 0},
+                "page": {"type": "integer", "minimum": 1},
+                "page_size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
             },
         }

@@ -171,6 +171,18 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["relayweb.schema.drop_slash_variants"],
+    # One name per status enum, used by the fields and the `status` query parameters alike.
+    "ENUM_NAME_OVERRIDES": {
+        "ProcessingStatusEnum": "datasets.models.ProcessingStatus",
+        "SetStatusEnum": "datasets.models.SetStatus",
+        "TrainingStatusEnum": "training.models.TrainingStatus",
+        "InferenceJobStatusEnum": "inference.models.JobStatus",
+        "InferenceFileStatusEnum": "inference.models.FileStatus",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "relayweb.schema.add_error_responses",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
