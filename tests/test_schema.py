@@ -15,6 +15,7 @@ LISTS = [
     "/api/v1/training-jobs",
     "/api/v1/models",
     "/api/v1/inference-jobs",
+    "/api/v1/inference-jobs/{job_id}/files",
 ]
 
 
