@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -16,14 +17,24 @@ from datasets.serializers import (
     AnnotationPatchSerializer,
     AnnotationSerializer,
     AnnotationSetCreateSerializer,
+    AnnotationSetDetailSerializer,
     AnnotationSetSerializer,
     BulkAnnotationSerializer,
+    CreatedAnnotationsSerializer,
     DatasetContext,
     valid_uuid_strings,
 )
 from relayweb.auth import caller_of
 from relayweb.errors import Unprocessable
 from relayweb.models import Role
+from relayweb.pagination import query_int, query_uuid
+from relayweb.schema import paginated
+
+
+def annotation_rows(annotation_set: AnnotationSet):
+    return annotation_set.annotations.select_related("artifact_type").order_by(
+        "audio_file_id", "start_ms", "id"
+    )
 
 
 def get_set(dataset: Dataset, set_id) -> AnnotationSet:
@@ -33,13 +44,20 @@ def get_set(dataset: Dataset, set_id) -> AnnotationSet:
     return found
 
 
-def set_data(annotation_set: AnnotationSet, with_annotations: bool = False) -> dict:
+# A set's detail embeds at most this many annotations (10k of them were one 3.4 MB response);
+# `annotations_truncated` says when there are more, to page through with GET …/annotations.
+MAX_EMBEDDED_ANNOTATIONS = 1000
+
+
+def set_data(annotation_set: AnnotationSet, annotations_limit: int | None = None) -> dict:
+    """The set with its statistics; with `annotations_limit`, also its first annotations."""
     for key, value in service.set_stats(annotation_set).items():
         setattr(annotation_set, key, value)
     data = AnnotationSetSerializer(annotation_set).data
-    if with_annotations:
-        rows = annotation_set.annotations.select_related("artifact_type")
-        data["annotations"] = AnnotationSerializer(rows, many=True).data
+    if annotations_limit is not None:
+        rows = list(annotation_rows(annotation_set)[: annotations_limit + 1])
+        data["annotations"] = AnnotationSerializer(rows[:annotations_limit], many=True).data
+        data["annotations_truncated"] = len(rows) > annotations_limit
     return data
 
 
@@ -52,6 +70,7 @@ def raw_audio_ids(items) -> list:
 class AnnotationSetListView(GenericAPIView):
     serializer_class = AnnotationSetSerializer
 
+    @paginated(AnnotationSetSerializer)
     def get(self, request, dataset_id):
         dataset = get_dataset(request, dataset_id)
         page = self.paginate_queryset(dataset.annotation_sets.order_by("-version"))
@@ -79,8 +98,21 @@ class AnnotationSetDetailView(GenericAPIView):
     serializer_class = AnnotationSetSerializer
     required_roles = {"delete": Role.ADMIN}
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "annotations_limit",
+                int,
+                description=f"annotations to embed, 0–{MAX_EMBEDDED_ANNOTATIONS} (default); "
+                "page through GET …/annotations for the rest",
+            )
+        ],
+        responses=AnnotationSetDetailSerializer,
+    )
     def get(self, request, dataset_id, set_id):
-        return Response(set_data(get_set(get_dataset(request, dataset_id), set_id), with_annotations=True))
+        annotation_set = get_set(get_dataset(request, dataset_id), set_id)
+        limit = query_int(request, "annotations_limit", MAX_EMBEDDED_ANNOTATIONS, 0, MAX_EMBEDDED_ANNOTATIONS)
+        return Response(set_data(annotation_set, annotations_limit=limit))
 
     def delete(self, request, dataset_id, set_id):
         service.delete_set(get_set(get_dataset(request, dataset_id), set_id))
@@ -97,23 +129,14 @@ class PublishView(GenericAPIView):
         return Response(set_data(published))
 
 
-def annotation_rows(annotation_set: AnnotationSet):
-    return annotation_set.annotations.select_related("artifact_type")
-
-
 class AnnotationListView(GenericAPIView):
     serializer_class = AnnotationSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("audio_file_id", str)])
+    @paginated(AnnotationSerializer, parameters=[OpenApiParameter("audio_file_id", OpenApiTypes.UUID)])
     def get(self, request, dataset_id, set_id):
         annotation_set = get_set(get_dataset(request, dataset_id), set_id)
         rows = annotation_rows(annotation_set)
-        audio_id = request.query_params.get("audio_file_id")
-        if audio_id:
-            if not valid_uuid_strings([audio_id]):
-                raise Unprocessable(
-                    ["query", "audio_file_id"], "value is not a valid uuid", "type_error.uuid"
-                )
+        if audio_id := query_uuid(request, "audio_file_id"):
             rows = rows.filter(audio_file_id=audio_id)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -133,6 +156,7 @@ class AnnotationListView(GenericAPIView):
 class BulkAnnotationView(GenericAPIView):
     serializer_class = BulkAnnotationSerializer
 
+    @extend_schema(request=BulkAnnotationSerializer, responses={201: CreatedAnnotationsSerializer})
     def post(self, request, dataset_id, set_id):
         """All or nothing: one invalid item rejects the batch, its index named in `loc`."""
         dataset = get_dataset(request, dataset_id)

@@ -20,11 +20,15 @@ from datasets import services, storage
 from datasets.models import AudioFile, Dataset, ProcessingStatus
 from datasets.serializers import (
     AudioFileSerializer,
+    AudioUploadResultSerializer,
     ConfirmRequestSerializer,
+    ConfirmResponseSerializer,
+    DatasetDetailSerializer,
     DatasetListSerializer,
     DatasetSerializer,
     DatasetWriteSerializer,
     UploadUrlRequestSerializer,
+    UploadUrlResponseSerializer,
 )
 from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
 from relayml import spectrogram
@@ -35,6 +39,7 @@ from relayweb.errors import Conflict, Unprocessable
 from relayweb.models import Role
 from relayweb.pagination import query_choice, query_int
 from relayweb.ranges import ranged_file_response
+from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, paginated
 
 UPLOAD_SALT = "relay.audio.upload"
 
@@ -70,6 +75,7 @@ class DatasetListView(GenericAPIView):
     def get_queryset(self):
         return services.with_stats(team_datasets(self.request)).order_by("-created_at")
 
+    @paginated(DatasetListSerializer)
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -85,6 +91,7 @@ class DatasetDetailView(GenericAPIView):
     serializer_class = DatasetSerializer
     required_roles = {"patch": Role.ADMIN, "delete": Role.ADMIN}
 
+    @extend_schema(responses=DatasetDetailSerializer)
     def get(self, request, dataset_id):
         dataset = get_dataset(request, dataset_id)
         return Response({**DatasetSerializer(dataset).data, **services.dataset_stats(dataset)})
@@ -106,11 +113,12 @@ class DatasetDetailView(GenericAPIView):
 class AudioListView(GenericAPIView):
     serializer_class = AudioFileSerializer
 
-    @extend_schema(
+    @paginated(
+        AudioFileSerializer,
         parameters=[
             OpenApiParameter("status", enum=ProcessingStatus.values),
             OpenApiParameter("search", str),
-        ]
+        ],
     )
     def get(self, request, dataset_id):
         dataset = get_dataset(request, dataset_id)
@@ -121,7 +129,7 @@ class AudioListView(GenericAPIView):
         page = self.paginate_queryset(audio)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=MULTIPART_FILES, responses={201: AudioFileSerializer(many=True)})
+    @extend_schema(request=MULTIPART_FILES, responses={201: AudioUploadResultSerializer})
     def post(self, request, dataset_id):
         """Upload one or more files (`file`, repeatable) and queue them, in one call."""
         dataset = get_dataset(request, dataset_id)
@@ -147,6 +155,7 @@ def upload_url_for(request, obj, prefix: str = "/api/v1/uploads/", salt: str = U
 class UploadUrlView(GenericAPIView):
     serializer_class = UploadUrlRequestSerializer
 
+    @extend_schema(request=UploadUrlRequestSerializer, responses=UploadUrlResponseSerializer)
     def post(self, request, dataset_id):
         dataset = get_dataset(request, dataset_id)
         data = validated(UploadUrlRequestSerializer, request.data)
@@ -228,6 +237,7 @@ class SignedUploadView(GenericAPIView):
 class ConfirmView(GenericAPIView):
     serializer_class = ConfirmRequestSerializer
 
+    @extend_schema(request=ConfirmRequestSerializer, responses=ConfirmResponseSerializer)
     def post(self, request, dataset_id):
         dataset = get_dataset(request, dataset_id)
         data = validated(ConfirmRequestSerializer, request.data)
@@ -261,10 +271,7 @@ class AudioDetailView(GenericAPIView):
 
 class AudioContentView(GenericAPIView):
     @extend_schema(
-        responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            (206, "application/octet-stream"): OpenApiTypes.BINARY,
-        },
+        responses={**AUDIO_DOWNLOAD, 409: ErrorSerializer},
         parameters=[OpenApiParameter("variant", str, enum=["original", "canonical"], default="original")],
     )
     def get(self, request, dataset_id, audio_id):
@@ -286,7 +293,7 @@ class AudioContentView(GenericAPIView):
 class AudioPeaksView(GenericAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("samples_per_pixel", int, description=f"multiple of {PEAK_SAMPLES}")],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 409: ErrorSerializer},
     )
     def get(self, request, dataset_id, audio_id):
         """Waveform peaks in the audiowaveform JSON format (8-bit min/max pairs, 16 kHz)."""
@@ -325,7 +332,7 @@ class AudioSpectrogramView(GenericAPIView):
             OpenApiParameter("end_ms", int),
             OpenApiParameter("columns", int, description=f"1–{MAX_SPECTROGRAM_COLUMNS}"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 409: ErrorSerializer},
     )
     def get(self, request, dataset_id, audio_id):
         """A window of the log-mel spectrogram as base64 uint8 (`columns` × `bands`, column-major),

@@ -1,19 +1,11 @@
 """API routes for datasets, audio and annotations. Paths carry no trailing slash (Relay's style);
 one is tolerated."""
 
-from django.urls import re_path
-
 from datasets import annotation_api, api, transfer_api
+from relayweb.routes import UUID, route
 
-UUID = r"[0-9a-fA-F-]{36}"
 D = rf"datasets/(?P<dataset_id>{UUID})"
 S = rf"{D}/annotation-sets/(?P<set_id>{UUID})"
-
-
-def route(pattern: str, view, name: str) -> list:
-    view = view.as_view()
-    return [re_path(rf"^{pattern}$", view, name=name), re_path(rf"^{pattern}/$", view)]
-
 
 routes = [
     route("datasets", api.DatasetListView, "dataset-list"),

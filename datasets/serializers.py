@@ -6,7 +6,7 @@ import uuid
 
 from rest_framework import serializers
 
-from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset
+from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset, ProcessingStatus
 
 NAME_PATTERN = r"^[a-z0-9_]{1,100}$"
 COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
@@ -22,6 +22,13 @@ class ArtifactTypeSerializer(serializers.Serializer):
     color = serializers.RegexField(
         COLOR_PATTERN, required=False, error_messages={"invalid": "color must be #RRGGBB"}
     )
+
+    def validate(self, data):
+        # A PATCH (partial) would otherwise let a type through without its name: a type is always
+        # named, whatever the request around it may leave out.
+        if "name" not in data:
+            raise serializers.ValidationError({"name": ["field required"]}, code="required")
+        return data
 
 
 def check_unique_names(types: list[dict]) -> list[dict]:
@@ -100,7 +107,7 @@ class AnnotationSetCreateSerializer(serializers.Serializer):
 
 class AnnotationSetSerializer(serializers.ModelSerializer):
     dataset_id = serializers.UUIDField(read_only=True)
-    copied_from = serializers.UUIDField(source="copied_from_id", read_only=True)
+    copied_from = serializers.UUIDField(source="copied_from_id", read_only=True, allow_null=True)
     total_annotations = serializers.IntegerField(read_only=True)
     total_positive_duration_ms = serializers.IntegerField(read_only=True)
     annotations_by_type = serializers.DictField(child=serializers.IntegerField(), read_only=True)
@@ -225,3 +232,47 @@ class AnnotationPatchSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return {"changes": changes, "version": data.get("version")}
+
+
+# --- response shapes that add to a model's (documented in the schema; the views build the dicts) ---
+
+
+class DatasetDetailSerializer(DatasetListSerializer):
+    """GET /datasets/{id}: the dataset with the list's statistics."""
+
+
+class UploadUrlResponseSerializer(serializers.Serializer):
+    upload_url = serializers.CharField()
+    fields = serializers.DictField(child=serializers.CharField(), help_text="opaque: send every entry")
+    key = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="seconds")
+    audio_id = serializers.UUIDField()
+
+
+class ConfirmResponseSerializer(serializers.Serializer):
+    audio_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=ProcessingStatus.choices)
+    message = serializers.CharField()
+
+
+class AudioUploadResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    items = AudioFileSerializer(many=True)
+
+
+class CreatedAnnotationsSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    annotations = AnnotationSerializer(many=True)
+
+
+class AnnotationSetDetailSerializer(AnnotationSetSerializer):
+    """GET .../annotation-sets/{set_id}: the set and its first annotations (bounded)."""
+
+    annotations = AnnotationSerializer(many=True, read_only=True)
+    annotations_truncated = serializers.BooleanField(
+        read_only=True,
+        help_text="true when the set has more annotations than embedded: page through GET …/annotations",
+    )
+
+    class Meta(AnnotationSetSerializer.Meta):
+        fields = [*AnnotationSetSerializer.Meta.fields, "annotations", "annotations_truncated"]

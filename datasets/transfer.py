@@ -14,7 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -24,6 +27,8 @@ from rest_framework import serializers
 from datasets import annotations as service
 from datasets.models import Annotation, AnnotationSet, AudioFile
 from datasets.serializers import AnnotationInputSerializer, AnnotationSerializer, DatasetContext
+from relayweb import parsers as safe_json
+from relayweb.spreadsheets import csv_document
 
 FORMATS = {"json": "json", "csv": "csv", "audacity": "txt"}
 CONTENT_TYPES = {
@@ -35,6 +40,7 @@ CONTENT_TYPES = {
 CSV_FIELDS = ["audio_file_id", "filename", "artifact_type", "start_ms", "end_ms", "confidence"]
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_ZIP_ENTRIES = 10_000
+MAX_UNZIPPED_BYTES = MAX_IMPORT_BYTES * 5
 MAX_REPORTED_ERRORS = 50
 
 
@@ -63,21 +69,12 @@ def render(fmt: str, annotation_set: AnnotationSet, audio: AudioFile, rows: list
         }
         return json.dumps(doc, indent=2, default=str).encode()
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_FIELDS)
-        for a in rows:
-            writer.writerow(
-                [
-                    a.audio_file_id,
-                    audio.original_filename,
-                    a.artifact_type.name,
-                    a.start_ms,
-                    a.end_ms,
-                    a.confidence,
-                ]
-            )
-        return out.getvalue().encode()
+        cells = (
+            [str(a.audio_file_id), audio.original_filename, a.artifact_type.name, a.start_ms, a.end_ms,
+             a.confidence]
+            for a in rows
+        )  # fmt: skip
+        return csv_document(CSV_FIELDS, cells).encode()
     # Audacity: start and end in seconds, tab separated, label = type (Audacity keeps 6 decimals).
     return "".join(
         f"{a.start_ms / 1000:.6f}\t{a.end_ms / 1000:.6f}\t{a.artifact_type.name}\n" for a in rows
@@ -143,9 +140,11 @@ def text_of(content: bytes, where: str) -> str:
 
 def parse_json(content: bytes, where: str) -> list[Row]:
     try:
-        doc = json.loads(text_of(content, where))
+        doc = safe_json.loads(text_of(content, where))
     except json.JSONDecodeError as exc:
         raise invalid(where, f"not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+    except ValueError as exc:  # nested too deeply, or a number out of range
+        raise invalid(where, f"not valid JSON: {exc}") from exc
     items = doc.get("annotations") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise invalid(where, "expected a list of annotations or an object with an 'annotations' list")
@@ -165,17 +164,32 @@ def parse_json(content: bytes, where: str) -> list[Row]:
 
 def parse_csv(content: bytes, where: str) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text_of(content, where)))
-    missing = {"artifact_type", "start_ms", "end_ms"} - set(reader.fieldnames or [])
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as exc:
+        raise invalid(f"{where} line 1", f"not valid CSV: {exc}") from exc
+    missing = {"artifact_type", "start_ms", "end_ms"} - set(fieldnames)
     if missing:
         raise invalid(
             where,
             f"CSV header must name artifact_type, start_ms and end_ms (missing {', '.join(sorted(missing))})",
         )
     rows = []
-    for record in reader:
-        data = {k: v for k, v in record.items() if k in CSV_FIELDS and v not in (None, "")}
-        rows.append(Row(f"{where} line {reader.line_num}", data))
+    try:
+        for record in reader:
+            data = {k: v for k, v in record.items() if k in CSV_FIELDS and v not in (None, "")}
+            rows.append(Row(f"{where} line {reader.line_num}", data))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
+        raise invalid(f"{where} line {reader.line_num + 1}", f"not valid CSV: {exc}") from exc
     return rows
+
+
+def seconds_to_ms(text: str) -> int:
+    """'1.25' → 1250; `inf`, `nan` and `1e400` (which float() reads as inf) are a ValueError."""
+    seconds = float(text)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{text!r} is not a finite number of seconds")
+    return round(seconds * 1000)
 
 
 def parse_audacity(content: bytes, where: str) -> list[Row]:
@@ -187,7 +201,7 @@ def parse_audacity(content: bytes, where: str) -> list[Row]:
         if len(parts) < 3:
             raise invalid(f"{where} line {number}", "expected 'start<TAB>end<TAB>label'")
         try:
-            start, end = round(float(parts[0]) * 1000), round(float(parts[1]) * 1000)
+            start, end = seconds_to_ms(parts[0]), seconds_to_ms(parts[1])
         except ValueError as exc:
             raise invalid(f"{where} line {number}", "start and end must be seconds, e.g. 1.250000") from exc
         rows.append(
@@ -206,20 +220,37 @@ def parse_zip(content: bytes, where: str) -> list[tuple[str, list[Row]]]:
     """(entry name, rows) for every document in the archive."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, struct.error) as exc:
         raise invalid(where, "not a valid zip archive") from exc
     entries = [info for info in archive.infolist() if not info.is_dir()]
     if len(entries) > MAX_ZIP_ENTRIES:
         raise invalid(where, f"the archive has more than {MAX_ZIP_ENTRIES} entries")
-    if sum(info.file_size for info in entries) > MAX_IMPORT_BYTES * 5:
-        raise invalid(where, "the archive expands to more than 100 MB")
+    if sum(info.file_size for info in entries) > MAX_UNZIPPED_BYTES:
+        raise invalid(where, f"the archive expands to more than {MAX_UNZIPPED_BYTES // 2**20} MB")
     out = []
+    budget = MAX_UNZIPPED_BYTES
     for info in entries:
         fmt = format_of(info.filename, None)
         if fmt == "zip":
             raise invalid(info.filename, "zip archives inside the archive are not supported")
-        out.append((info.filename, PARSERS[fmt](archive.read(info), info.filename)))
+        content = read_entry(archive, info, budget)
+        budget -= len(content)
+        out.append((info.filename, PARSERS[fmt](content, info.filename)))
     return out
+
+
+def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+    """One entry's bytes, never more than `budget` in all (sizes in the headers can lie)."""
+    try:
+        with archive.open(info) as entry:
+            content = entry.read(budget + 1)
+    except RuntimeError as exc:  # zipfile's word for an encrypted entry
+        raise invalid(info.filename, "encrypted entries are not supported") from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+        raise invalid(info.filename, f"the entry cannot be read: {exc}") from exc
+    if len(content) > budget:
+        raise invalid(info.filename, f"the archive expands to more than {MAX_UNZIPPED_BYTES // 2**20} MB")
+    return content
 
 
 def stem_of(entry: str) -> str:

@@ -13,11 +13,11 @@ from datasets import annotations as service
 from datasets import transfer
 from datasets.annotation_api import get_set
 from datasets.api import get_audio, get_dataset
-from datasets.serializers import AnnotationSerializer, valid_uuid_strings
+from datasets.serializers import AnnotationSerializer, CreatedAnnotationsSerializer
 from relayweb.auth import caller_of
-from relayweb.errors import Unprocessable
 from relayweb.negotiation import FormatIsOurs
-from relayweb.pagination import query_choice
+from relayweb.pagination import query_choice, query_uuid
+from relayweb.schema import binary
 
 
 def attachment(content: bytes, fmt: str, filename: str) -> HttpResponse:
@@ -27,12 +27,8 @@ def attachment(content: bytes, fmt: str, filename: str) -> HttpResponse:
 
 
 def audio_param(request, dataset, source):
-    raw = source.get("audio_file_id")
-    if not raw:
-        return None
-    if not valid_uuid_strings([raw]):
-        raise Unprocessable(["query", "audio_file_id"], "value is not a valid uuid", "type_error.uuid")
-    return get_audio(dataset, raw)
+    audio_id = query_uuid(request, "audio_file_id", source)
+    return get_audio(dataset, audio_id) if audio_id else None
 
 
 class ExportView(GenericAPIView):
@@ -41,9 +37,11 @@ class ExportView(GenericAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(transfer.FORMATS), default="json"),
-            OpenApiParameter("audio_file_id", str, description="one file's document; omit for a zip of all"),
+            OpenApiParameter(
+                "audio_file_id", OpenApiTypes.UUID, description="one file's document; omit for a zip of all"
+            ),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses=binary(tuple(transfer.CONTENT_TYPES.values()), json=OpenApiTypes.OBJECT),
     )
     def get(self, request, dataset_id, set_id):
         """One audio file's annotations (JSON, CSV or Audacity labels), or the whole set zipped."""
@@ -77,7 +75,10 @@ class ImportRequestSerializer(serializers.Serializer):
 class ImportView(GenericAPIView):
     serializer_class = ImportRequestSerializer
 
-    @extend_schema(request={"multipart/form-data": ImportRequestSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ImportRequestSerializer},
+        responses={201: CreatedAnnotationsSerializer},
+    )
     def post(self, request, dataset_id, set_id):
         """All or nothing into a draft set; `mode=replace` first removes the set's annotations of the
         files the import covers."""

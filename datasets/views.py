@@ -13,7 +13,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from datasets import annotations as set_service
 from datasets import services, transfer
 from datasets.models import AnnotationSet, Dataset, ProcessingStatus
-from datasets.serializers import DatasetWriteSerializer
+from datasets.serializers import DatasetWriteSerializer, valid_uuid_strings
 from relayweb.errors import flatten
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_object, team_required
@@ -136,7 +136,8 @@ def new_set(request, dataset_id):
     dataset = team_object(Dataset, request, dataset_id)
     source = None
     if request.POST.get("copy_from"):
-        source = get_object_or_404(AnnotationSet, dataset=dataset, pk=request.POST["copy_from"])
+        wanted = valid_uuid_strings([request.POST["copy_from"]])  # anything else is simply not found
+        source = get_object_or_404(AnnotationSet, dataset=dataset, pk=wanted[0] if wanted else None)
     created = set_service.create_set(dataset, source, request.user)
     origin = f" from v{source.version}" if source else ""
     messages.success(request, f"Draft v{created.version} created{origin}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -20,23 +21,30 @@ from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
 from inference import exports, review, services
 from inference.models import FileStatus, InferenceFile, InferenceJob, JobStatus
 from inference.serializers import (
+    MAX_EMBEDDED_FILES,
+    ExportItemSerializer,
     FileConfirmSerializer,
+    FileUploadUrlResponseSerializer,
     FileUploadUrlSerializer,
     InferenceConfigSerializer,
+    InferenceFileDetailSerializer,
     InferenceFileSerializer,
     InferenceJobCreateSerializer,
     InferenceJobSerializer,
+    InferenceUploadResultSerializer,
 )
 from relayml.scores import PEAKS_NAME
 from relayweb.auth import caller_of
 from relayweb.errors import Conflict
 from relayweb.models import Role
 from relayweb.negotiation import FormatIsOurs
-from relayweb.pagination import query_choice
+from relayweb.pagination import query_choice, query_int, query_uuid
 from relayweb.ranges import ranged_file_response
+from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, binary, paginated
 from training.models import DetectorModel
 
 UPLOAD_SALT = "relay.inference.upload"
+LISTED_FILES = 100  # files embedded per job in the job list (a page holds up to 500 jobs)
 UPLOAD_PREFIX = "/api/v1/inference-uploads/"
 POSTPROCESS_PARAMS = [
     OpenApiParameter("threshold", float, description="0–1; default: the job's"),
@@ -46,8 +54,7 @@ POSTPROCESS_PARAMS = [
 
 
 def team_jobs(request):
-    jobs = InferenceJob.objects.filter(team=caller_of(request).team)
-    return services.with_counts(jobs).prefetch_related("files")
+    return services.with_counts(InferenceJob.objects.filter(team=caller_of(request).team))
 
 
 def get_job(request, job_id) -> InferenceJob:
@@ -64,8 +71,21 @@ def get_file(job: InferenceJob, file_id) -> InferenceFile:
     return found
 
 
-def job_data(job: InferenceJob) -> dict:
-    return InferenceJobSerializer(job).data
+def job_data(job: InferenceJob, files_limit: int = MAX_EMBEDDED_FILES) -> dict:
+    return InferenceJobSerializer(job, context={"files_limit": files_limit}).data
+
+
+def files_limit_param(default: int) -> OpenApiParameter:
+    return OpenApiParameter(
+        "files_limit",
+        int,
+        description=f"files to embed per job, 0–{MAX_EMBEDDED_FILES} (default {default}); "
+        "page through GET /inference-jobs/{id}/files for the rest",
+    )
+
+
+def files_limit(request, default: int) -> int:
+    return query_int(request, "files_limit", default, 0, MAX_EMBEDDED_FILES)
 
 
 def postprocess_settings(request, job: InferenceJob) -> dict:
@@ -83,13 +103,20 @@ class InferenceJobListView(GenericAPIView):
     serializer_class = InferenceJobSerializer
     required_roles = {"post": Role.ANNOTATOR}
 
-    @extend_schema(parameters=[OpenApiParameter("status", enum=JobStatus.values)])
+    @paginated(
+        InferenceJobSerializer,
+        parameters=[OpenApiParameter("status", enum=JobStatus.values), files_limit_param(LISTED_FILES)],
+    )
     def get(self, request):
-        jobs = team_jobs(request)
+        limit = files_limit(request, LISTED_FILES)
+        # Each job's first files in one query for the page (a sliced prefetch), not one per job.
+        first_files = Prefetch("files", InferenceFile.objects.all()[: limit + 1], to_attr="first_files")
+        jobs = team_jobs(request).prefetch_related(first_files)
         if wanted := query_choice(request, "status", JobStatus.values):
             jobs = jobs.filter(status=wanted)
         page = self.paginate_queryset(jobs)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        data = InferenceJobSerializer(page, many=True, context={"files_limit": limit}).data
+        return self.get_paginated_response(data)
 
     @extend_schema(request=InferenceJobCreateSerializer, responses={201: InferenceJobSerializer})
     def post(self, request):
@@ -106,8 +133,9 @@ class InferenceJobListView(GenericAPIView):
 class InferenceJobDetailView(GenericAPIView):
     serializer_class = InferenceJobSerializer
 
+    @extend_schema(parameters=[files_limit_param(MAX_EMBEDDED_FILES)])
     def get(self, request, job_id):
-        return Response(job_data(get_job(request, job_id)))
+        return Response(job_data(get_job(request, job_id), files_limit(request, MAX_EMBEDDED_FILES)))
 
 
 class InferenceJobCancelView(GenericAPIView):
@@ -122,6 +150,7 @@ class InferenceJobCancelView(GenericAPIView):
 class FileUploadUrlView(GenericAPIView):
     serializer_class = FileUploadUrlSerializer
 
+    @extend_schema(request=FileUploadUrlSerializer, responses=FileUploadUrlResponseSerializer)
     def post(self, request, job_id):
         job = get_job(request, job_id)
         data = validated(FileUploadUrlSerializer, request.data)
@@ -163,7 +192,16 @@ class FileConfirmView(GenericAPIView):
 class FileListView(GenericAPIView):
     serializer_class = InferenceFileSerializer
 
-    @extend_schema(request=MULTIPART_FILES, responses={201: InferenceFileSerializer(many=True)})
+    @paginated(InferenceFileSerializer, parameters=[OpenApiParameter("status", enum=FileStatus.values)])
+    def get(self, request, job_id):
+        """Ours: the job's files, a page at a time (a job's detail embeds only its first ones)."""
+        files = get_job(request, job_id).files.all()
+        if wanted := query_choice(request, "status", FileStatus.values):
+            files = files.filter(status=wanted)
+        page = self.paginate_queryset(files)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=MULTIPART_FILES, responses={201: InferenceUploadResultSerializer})
     def post(self, request, job_id):
         """Ours: upload one or more files (`file`, repeatable) and queue them in one call."""
         job = get_job(request, job_id)
@@ -177,7 +215,7 @@ class FileListView(GenericAPIView):
 class FileDetailView(GenericAPIView):
     serializer_class = InferenceFileSerializer
 
-    @extend_schema(parameters=POSTPROCESS_PARAMS)
+    @extend_schema(parameters=POSTPROCESS_PARAMS, responses=InferenceFileDetailSerializer)
     def get(self, request, job_id, file_id):
         """The file; with threshold / merge_window_ms / min_duration_ms its detections are recomputed
         from the stored frame scores (the model does not run again)."""
@@ -192,7 +230,7 @@ class FileDetailView(GenericAPIView):
 
 
 class FileContentView(GenericAPIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses=AUDIO_DOWNLOAD)
     def get(self, request, job_id, file_id):
         f = get_file(get_job(request, job_id), file_id)
         path = storage.absolute(f.s3_key)
@@ -204,7 +242,7 @@ class FileContentView(GenericAPIView):
 
 
 class FilePeaksView(GenericAPIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 409: ErrorSerializer})
     def get(self, request, job_id, file_id):
         """Waveform peaks (audiowaveform JSON), computed while the file was processed."""
         f = get_file(get_job(request, job_id), file_id)
@@ -216,14 +254,18 @@ class FilePeaksView(GenericAPIView):
 
 class InferenceExportView(GenericAPIView):
     content_negotiation_class = FormatIsOurs
+    pagination_class = None  # a document of every file, not a page: its JSON is a plain array
 
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(exports.FORMATS), default="json"),
-            OpenApiParameter("file_id", str, description="one file; omit for the whole job"),
+            OpenApiParameter("file_id", OpenApiTypes.UUID, description="one file; omit for the whole job"),
             *POSTPROCESS_PARAMS,
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses=binary(
+            ("application/json", "text/csv", "text/plain", "application/zip"),
+            json=ExportItemSerializer(many=True),
+        ),
     )
     def get(self, request, job_id):
         """Detections as JSON (the seed's export shape), CSV or Audacity labels; per file or per job
@@ -232,8 +274,8 @@ class InferenceExportView(GenericAPIView):
         fmt = query_choice(request, "format", list(exports.FORMATS)) or "json"
         wanted = postprocess_settings(request, job)
         files = list(job.files.all())
-        if request.query_params.get("file_id"):
-            files = [get_file(job, request.query_params["file_id"])]
+        if file_id := query_uuid(request, "file_id"):
+            files = [get_file(job, file_id)]
         rows = [(f, services.detections_at(f, job, wanted)) for f in files]
         content, content_type, name = exports.render(fmt, job, rows, single=len(files) == 1)
         response = HttpResponse(content, content_type=content_type)

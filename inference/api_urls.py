@@ -1,7 +1,7 @@
 """API routes for inference jobs (Relay's paths, no trailing slash; one is tolerated)."""
 
-from datasets.api_urls import UUID, route
 from inference import api
+from relayweb.routes import UUID, route
 
 J = rf"inference-jobs/(?P<job_id>{UUID})"
 F = rf"{J}/files/(?P<file_id>{UUID})"

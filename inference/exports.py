@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
+
+from relayweb.spreadsheets import csv_document
 
 FORMATS = ["json", "csv", "audacity"]
 
@@ -30,15 +31,12 @@ def audacity_labels(detections: list[dict]) -> str:
 
 
 def csv_text(rows) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["filename", "file_id", "artifact_type", "start_ms", "end_ms", "confidence"])
-    for f, detections in rows:
-        for d in detections:
-            writer.writerow(
-                [f.original_filename, f.id, d["artifact_type"], d["start_ms"], d["end_ms"], d["confidence"]]
-            )
-    return out.getvalue()
+    cells = (
+        [f.original_filename, str(f.id), d["artifact_type"], d["start_ms"], d["end_ms"], d["confidence"]]
+        for f, detections in rows
+        for d in detections
+    )
+    return csv_document(["filename", "file_id", "artifact_type", "start_ms", "end_ms", "confidence"], cells)
 
 
 def render(fmt: str, job, rows, single: bool) -> tuple[bytes, str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inference.models import InferenceFile, InferenceJob
@@ -34,23 +35,51 @@ class InferenceFileSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+# A job embeds at most this many of its files, each with its detections (a 500-file job's detail
+# was already large); `files_truncated` says when there are more, to page through GET …/files.
+MAX_EMBEDDED_FILES = 1000
+
+
 class InferenceJobSerializer(serializers.ModelSerializer):
+    """A job with its first files (context `files_limit`, default MAX_EMBEDDED_FILES)."""
+
     total_files = serializers.IntegerField(read_only=True)
     processed_files = serializers.IntegerField(read_only=True)
     failed_files = serializers.IntegerField(read_only=True)
     total_detections = serializers.SerializerMethodField()
-    files = InferenceFileSerializer(many=True, read_only=True)
+    files = serializers.SerializerMethodField()
+    files_truncated = serializers.SerializerMethodField(
+        help_text="true when the job has more files than embedded: page through GET …/files"
+    )
 
     class Meta:
         model = InferenceJob
         fields = [
             "id", "model_id", "model_name", "artifact_types", "config", "status", "total_files",
             "processed_files", "failed_files", "total_detections", "error_message", "device",
-            "created_at", "started_at", "completed_at", "files",
+            "created_at", "started_at", "completed_at", "files", "files_truncated",
         ]  # fmt: skip
 
     def get_total_detections(self, job) -> int:
         return job.total_detections or 0
+
+    def embedded(self, job) -> tuple[list, bool]:
+        cache = self.__dict__.setdefault("_embedded", {})
+        if job.pk not in cache:
+            limit = self.context.get("files_limit", MAX_EMBEDDED_FILES)
+            # One row past the limit tells whether there are more (the list prefetches them).
+            rows = getattr(job, "first_files", None)
+            if rows is None:
+                rows = list(job.files.all()[: limit + 1])
+            cache[job.pk] = (rows[:limit], len(rows) > limit)
+        return cache[job.pk]
+
+    @extend_schema_field(InferenceFileSerializer(many=True))
+    def get_files(self, job) -> list:
+        return InferenceFileSerializer(self.embedded(job)[0], many=True).data
+
+    def get_files_truncated(self, job) -> bool:
+        return self.embedded(job)[1]
 
 
 class FileUploadUrlSerializer(serializers.Serializer):
@@ -61,3 +90,38 @@ class FileUploadUrlSerializer(serializers.Serializer):
 
 class FileConfirmSerializer(serializers.Serializer):
     file_id = serializers.UUIDField()
+
+
+# --- response shapes that add to a model's (documented in the schema; the views build the dicts) ---
+
+
+class FileUploadUrlResponseSerializer(serializers.Serializer):
+    file_id = serializers.UUIDField()
+    upload_url = serializers.CharField()
+    upload_fields = serializers.DictField(child=serializers.CharField(), help_text="opaque: send every entry")
+    s3_key = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="seconds")
+
+
+class InferenceUploadResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    items = InferenceFileSerializer(many=True)
+
+
+class InferenceFileDetailSerializer(InferenceFileSerializer):
+    """GET .../files/{file_id}: detections at the settings asked for, and those settings."""
+
+    config = InferenceConfigSerializer(read_only=True)
+
+    class Meta(InferenceFileSerializer.Meta):
+        fields = [*InferenceFileSerializer.Meta.fields, "config"]
+
+
+class ExportItemSerializer(serializers.Serializer):
+    """One file in a JSON export (the seed's `export_results` shape)."""
+
+    filename = serializers.CharField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(choices=InferenceFile._meta.get_field("status").choices)
+    detection_count = serializers.IntegerField()
+    detections = serializers.ListField(child=serializers.DictField())

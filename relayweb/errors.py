@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -90,7 +91,19 @@ def validation_response(exc: exceptions.ValidationError, loc_root: str = "body")
     return Response({"detail": items}, status=422)
 
 
+def suspicious_error(exc: Exception | None) -> tuple[int, dict]:
+    """Django's refusals of a request (a body too big, too many fields or files, a bad host): the
+    client's error as (status, body) in the contract's shape, not Django's HTML 400 page."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return 413, {"detail": f"Request body is larger than the limit of {limit} bytes"}
+    return 400, {"detail": f"Bad request: {exc}" if exc else "Bad request"}
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, SuspiciousOperation):
+        code, body = suspicious_error(exc)
+        return Response(body, status=code)
     if isinstance(exc, Unprocessable):
         return Response({"detail": exc.items}, status=422)
     if isinstance(exc, exceptions.ValidationError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
@@ -36,16 +38,54 @@ def query_choice(request, name: str, choices: list[str]) -> str | None:
     return raw
 
 
+def query_uuid(request, name: str, params=None) -> str | None:
+    """An optional id in the query (`?file_id=`); anything but a UUID is a 422 naming it."""
+    raw = (request.query_params if params is None else params).get(name)
+    if not raw:
+        return None
+    try:
+        return str(uuid.UUID(str(raw)))
+    except ValueError:
+        raise Unprocessable(["query", name], "value is not a valid uuid", "type_error.uuid") from None
+
+
 class PagePagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.page = query_int(request, "page", 1, 1)
         self.page_size = query_int(request, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         self.total = queryset.count()
         start = (self.page - 1) * self.page_size
+        if start >= self.total:
+            # Past the end is an empty page, however far: an offset past 2^63 would overflow the
+            # database's integer (a 500), so it is never sent.
+            return []
         return list(queryset[start : start + self.page_size])
 
     def get_paginated_response(self, data):
         return Response({"items": data, "total": self.total, "page": self.page, "page_size": self.page_size})
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "description": "Page number, from 1; a page past the end is empty.",
+                "schema": {"type": "integer", "minimum": 1, "default": 1},
+            },
+            {
+                "name": "page_size",
+                "in": "query",
+                "required": False,
+                "description": f"Items per page, 1–{MAX_PAGE_SIZE}.",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE_SIZE,
+                    "default": DEFAULT_PAGE_SIZE,
+                },
+            },
+        ]
 
     def get_paginated_response_schema(self, schema):
         return {
@@ -53,8 +93,8 @@ class PagePagination(BasePagination):
             "required": ["items", "total", "page", "page_size"],
             "properties": {
                 "items": schema,
-                "total": {"type": "integer"},
-                "page": {"type": "integer"},
-                "page_size": {"type": "integer"},
+                "total": {"type": "integer", "minimum": 0},
+                "page": {"type": "integer", "minimum": 1},
+                "page_size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
             },
         }

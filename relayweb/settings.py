@@ -155,9 +155,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["relayweb.auth.TeamRolePermission"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # Bounded size and nesting, finite numbers: see relayweb/parsers.py.
+        "relayweb.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
+        "relayweb.parsers.FormParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "relayweb.pagination.PagePagination",
     "EXCEPTION_HANDLER": "relayweb.errors.exception_handler",
@@ -176,6 +177,18 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["relayweb.schema.drop_slash_variants"],
+    # One name per status enum, used by the fields and the `status` query parameters alike.
+    "ENUM_NAME_OVERRIDES": {
+        "ProcessingStatusEnum": "datasets.models.ProcessingStatus",
+        "SetStatusEnum": "datasets.models.SetStatus",
+        "TrainingStatusEnum": "training.models.TrainingStatus",
+        "InferenceJobStatusEnum": "inference.models.JobStatus",
+        "InferenceFileStatusEnum": "inference.models.FileStatus",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "relayweb.schema.add_error_responses",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

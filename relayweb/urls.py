@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, re_path
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from relayweb.api import HealthView
+from relayweb.errors import suspicious_error
 
 api_patterns = [
     re_path(r"^health$", HealthView.as_view(), name="health"),
@@ -23,6 +24,14 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("inference.urls")),
 ]
+
+
+def handler400(request, exception=None):
+    # What Django refuses before a view runs (a disallowed host, a malformed body) is JSON on the API.
+    if request.path.startswith("/api/"):
+        code, body = suspicious_error(exception)
+        return JsonResponse(body, status=code)
+    return bad_request(request, exception)
 
 
 def handler404(request, exception=None):

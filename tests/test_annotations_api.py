@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from datasets import annotations as set_service
 from datasets import tasks
+from datasets.annotation_api import MAX_EMBEDDED_ANNOTATIONS
 from datasets.models import Annotation, AnnotationSet
 from relayweb.models import Role
 from tests import factories
@@ -242,3 +244,32 @@ def test_viewers_read_but_do_not_annotate(client_for, base, draft, ready_audio):
         viewer.post(f"{base}/{draft['id']}/annotations", annotation(ready_audio), format="json").status_code
         == 403
     )
+
+
+def test_a_sets_detail_embeds_at_most_the_limit_and_says_when_there_are_more(api, base, draft, ready_audio):
+    glitch = ready_audio.dataset.artifact_types.get(name="glitch")
+    items = [
+        {"audio_file": ready_audio, "artifact_type": glitch, "start_ms": i, "end_ms": i + 1}
+        for i in range(MAX_EMBEDDED_ANNOTATIONS + 5)
+    ]
+    set_service.create_annotations(AnnotationSet.objects.get(pk=draft["id"]), items)
+    detail = api.get(f"{base}/{draft['id']}").json()
+    assert detail["total_annotations"] == MAX_EMBEDDED_ANNOTATIONS + 5
+    assert len(detail["annotations"]) == MAX_EMBEDDED_ANNOTATIONS and detail["annotations_truncated"] is True
+    assert [a["start_ms"] for a in detail["annotations"][:3]] == [0, 1, 2]
+    few = api.get(f"{base}/{draft['id']}", {"annotations_limit": 2}).json()
+    assert [a["start_ms"] for a in few["annotations"]] == [0, 1] and few["annotations_truncated"] is True
+    none = api.get(f"{base}/{draft['id']}", {"annotations_limit": 0}).json()
+    assert none["annotations"] == [] and none["total_annotations"] == MAX_EMBEDDED_ANNOTATIONS + 5
+    too_many = api.get(f"{base}/{draft['id']}", {"annotations_limit": MAX_EMBEDDED_ANNOTATIONS + 1})
+    assert too_many.status_code == 422
+    assert too_many.json()["detail"][0]["loc"] == ["query", "annotations_limit"]
+    # The rest is paged through the annotations list.
+    last = api.get(f"{base}/{draft['id']}/annotations", {"page": 3, "page_size": 500}).json()
+    assert last["total"] == MAX_EMBEDDED_ANNOTATIONS + 5 and len(last["items"]) == 5
+
+
+def test_a_small_sets_detail_embeds_all_its_annotations(api, base, draft, ready_audio):
+    api.post(f"{base}/{draft['id']}/annotations", annotation(ready_audio), format="json")
+    detail = api.get(f"{base}/{draft['id']}").json()
+    assert len(detail["annotations"]) == 1 and detail["annotations_truncated"] is False

@@ -312,3 +312,21 @@ def test_the_hook_never_fails_a_file_that_is_ready(ready_audio):
     tasks.ingest_finished(Task(args=(str(ready_audio.id),), success=False, result="late"))
     ready_audio.refresh_from_db()
     assert ready_audio.processing_status == "ready"
+
+
+@pytest.mark.parametrize(
+    ("declared", "served"),
+    [
+        ("text/html", "application/octet-stream"),
+        ("audio/mpeg", "audio/mpeg"),
+        ("x", "application/octet-stream"),
+    ],
+)
+def test_content_is_served_as_audio_or_octet_stream_never_as_the_declared_html(
+    api, dataset, declared, served
+):
+    audio = upload(dataset, "page.wav", b"<script>alert(1)</script>")
+    audio.content_type = declared
+    audio.save(update_fields=["content_type"])
+    response = api.get(f"/api/v1/datasets/{dataset.id}/audio/{audio.id}/content")
+    assert response.status_code == 200 and response["Content-Type"] == served

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from inference.models import InferenceJob
+from inference.models import InferenceFile, InferenceJob
+from inference.serializers import MAX_EMBEDDED_FILES
 from relayml import synth
 from relayweb.models import Role
 from tests.conftest import wait_for
@@ -241,3 +243,29 @@ def test_a_file_that_was_not_processed_has_no_detections_at_any_settings_and_can
     assert api.get(f"{url}/export", {"format": "csv", "threshold": 0.9}).status_code == 200
     refused = api.post(f"{url}/files/{file_id}/review", {"threshold": 0.9}, format="json")
     assert refused.status_code == 409 and "failed" in refused.json()["detail"]
+
+
+def test_a_jobs_detail_embeds_at_most_its_first_files_and_the_rest_page_through_files(api, team):
+    job = InferenceJob.objects.create(team=team, model_id=uuid.uuid4())
+    count = MAX_EMBEDDED_FILES + 3
+    InferenceFile.objects.bulk_create(
+        InferenceFile(job=job, original_filename=f"take{i:04d}.wav") for i in range(count)
+    )
+    url = f"/api/v1/inference-jobs/{job.id}"
+    detail = api.get(url).json()
+    assert detail["total_files"] == count
+    assert len(detail["files"]) == MAX_EMBEDDED_FILES and detail["files_truncated"] is True
+    few = api.get(url, {"files_limit": 2}).json()
+    assert [f["original_filename"] for f in few["files"]] == ["take0000.wav", "take0001.wav"]
+    assert api.get(url, {"files_limit": MAX_EMBEDDED_FILES + 1}).json()["detail"][0]["loc"] == [
+        "query",
+        "files_limit",
+    ]
+    last = api.get(f"{url}/files", {"page": 3, "page_size": 500}).json()
+    assert last["total"] == count and [f["original_filename"] for f in last["items"]] == [
+        f"take{i:04d}.wav" for i in range(1000, count)
+    ]
+    listed = api.get("/api/v1/inference-jobs").json()["items"]
+    assert len(listed[0]["files"]) == 100 and listed[0]["files_truncated"] is True
+    small = api.get("/api/v1/inference-jobs", {"files_limit": 0}).json()["items"][0]
+    assert small["files"] == [] and small["files_truncated"] is True and small["total_files"] == count

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from playwright.sync_api import expect
 
 from datasets.models import AnnotationSet
-from inference.models import InferenceJob
+from inference.models import InferenceFile, InferenceJob
+from inference.serializers import MAX_EMBEDDED_FILES
 from relayml import synth
 from relayweb.models import Role
 from tests import factories
 from tests.conftest import sign_in
 from tests.training_data import trained_model, wav_of
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.browser
+@pytest.mark.worker
 def test_run_a_job_from_the_model_page_tune_the_threshold_and_review_a_file(
     page, live_server, gpu_worker, team, settings, tmp_path
 ):
@@ -55,3 +60,18 @@ def test_run_a_job_from_the_model_page_tune_the_threshold_and_review_a_file(
     expect(page.locator("#review-result")).to_contain_text(f"with {loose} annotation(s)")
     draft = AnnotationSet.objects.get(dataset_id=model.dataset_id, status="draft")
     assert draft.annotations.filter(audio_file__original_filename="take.wav").count() == loose
+
+
+@pytest.mark.browser
+def test_a_job_page_counts_every_file_even_past_what_the_detail_embeds(page, live_server, team):
+    factories.make_user(team, "ada", Role.OWNER)
+    job = InferenceJob.objects.create(team=team, model_id=uuid.uuid4(), status="completed")
+    count = MAX_EMBEDDED_FILES + 2
+    InferenceFile.objects.bulk_create(
+        InferenceFile(job=job, original_filename=f"take{i:04d}.wav", status="failed") for i in range(count)
+    )
+    sign_in(page, live_server, "ada")
+    page.goto(f"{live_server.url}/inference/{job.id}/")
+    expect(page.locator("body")).to_have_attribute("data-job", "settled", timeout=30_000)
+    expect(page.locator("[data-stat='Files']")).to_contain_text(str(count))
+    expect(page.locator("#files tbody tr")).to_have_count(count)

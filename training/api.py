@@ -17,6 +17,7 @@ from datasets.api import get_dataset, validated
 from relayweb.auth import caller_of
 from relayweb.models import Role
 from relayweb.pagination import query_choice
+from relayweb.schema import paginated
 from training import services
 from training.models import DetectorModel, TrainingJob, TrainingStatus
 from training.serializers import (
@@ -54,7 +55,7 @@ class TrainingJobListView(GenericAPIView):
     serializer_class = TrainingJobSerializer
     required_roles = {"post": Role.ADMIN}
 
-    @extend_schema(parameters=[OpenApiParameter("status", enum=TrainingStatus.values)])
+    @paginated(TrainingJobSerializer, parameters=[OpenApiParameter("status", enum=TrainingStatus.values)])
     def get(self, request):
         jobs = team_jobs(request)
         if wanted := query_choice(request, "status", TrainingStatus.values):
@@ -99,6 +100,7 @@ class TrainingJobCancelView(GenericAPIView):
 class ModelListView(GenericAPIView):
     serializer_class = DetectorModelSerializer
 
+    @paginated(DetectorModelSerializer)
     def get(self, request):
         models = DetectorModel.objects.filter(team=caller_of(request).team)
         page = self.paginate_queryset(models)

@@ -1,4 +1,4 @@
-from datasets.api_urls import UUID, route
+from relayweb.routes import UUID, route
 from training import api
 
 J = rf"training-jobs/(?P<job_id>{UUID})"

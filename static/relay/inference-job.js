@@ -97,8 +97,20 @@ function render(job) {
   }
 }
 
+// The job embeds only its first files; the statistics need every one, so page through the rest.
+async function allFiles(job) {
+  if (!job.files_truncated) return job.files;
+  const files = [];
+  for (let page = 1; ; page += 1) {
+    const { body } = await api("GET", `${url}/files?page_size=500&page=${page}`);
+    files.push(...body.items);
+    if (page * 500 >= body.total) return files;
+  }
+}
+
 async function refresh() {
   const { body } = await api("GET", url);
+  body.files = await allFiles(body);
   render(body);
   return body;
 }
