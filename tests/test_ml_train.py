@@ -48,6 +48,10 @@ def test_a_trained_model_is_self_describing_and_loads_weights_only(files, tmp_pa
     assert result.metrics["overall"]["support"] == sum(
         len(f.events) for f in files if f.key in result.validation_files
     )
+    # Calibrated: 0.5 now gives each type the F1 its best raw threshold gave (same ranking, shifted).
+    for name, m in result.metrics["per_type"].items():
+        calibration = result.metrics["calibration"][name]
+        assert m["f1_at_0_5"] == calibration["f1_at_raw_best"], (name, calibration)
     # A handful of validation events cannot vouch for a type: every one is flagged, with why.
     assert all(m["support"] < 20 and m["trusted"] is False for m in result.metrics["per_type"].values())
     assert len(result.metrics["warnings"]) == len(TYPES)
@@ -70,3 +74,28 @@ def test_a_stop_request_cancels_training(files, tmp_path):
     with pytest.raises(TrainingCancelled):
         train(files, tiny(epochs=5), tmp_path, should_stop=should_stop)
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_calibration_moves_each_types_best_threshold_to_one_half(files, tmp_path):
+    from relayml.train import Trainer
+
+    trainer = Trainer(files, tiny(), tmp_path)
+    trainer.model.eval()
+    x = torch.randn(2, 400, 64)
+    with torch.no_grad():
+        before = torch.sigmoid(trainer.model(x))
+    # Thresholds inside each type's score range, so each side of every threshold has frames.
+    best = {
+        name: float(before[..., k].quantile(q)) + 1e-4  # no frame exactly on it
+        for k, (name, q) in enumerate(zip(TYPES, [0.2, 0.4, 0.6, 0.8], strict=True))
+    }
+    best["clipping"] = 0.5
+    calibration = trainer.calibrate(best)
+    with torch.no_grad():
+        after = torch.sigmoid(trainer.model(x))
+    for k, name in enumerate(TYPES):
+        # Detected at 0.5 now exactly where the raw score passed the type's best threshold.
+        assert torch.equal(after[..., k] >= 0.5, before[..., k] >= best[name]), name
+        assert 0 < int((before[..., k] >= best[name]).sum()) < before[..., k].numel() or name == "clipping"
+        assert calibration[name]["raw_best_threshold"] == best[name]
+    assert calibration["clipping"]["logit_shift"] == 0
