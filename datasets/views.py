@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -17,6 +18,7 @@ from datasets.serializers import DatasetWriteSerializer, valid_uuid_strings
 from relayweb.errors import flatten
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_object, team_required
+from training.builtin import visible_models
 
 
 @team_required()
@@ -72,6 +74,10 @@ def dataset_detail(request, dataset_id):
         "stats": services.dataset_stats(dataset),
         "sets": sets,
         "can_train": role_at_least(request.membership.role, Role.ADMIN),
+        # Starting points for training: built-in models first (listed for every team), then the team's.
+        "base_models": visible_models(request.membership.team).order_by(
+            F("team").asc(nulls_first=True), "-created_at"
+        ),
         "can_annotate": role_at_least(request.membership.role, Role.ANNOTATOR),
         "first_ready": dataset.audio_files.filter(processing_status=ProcessingStatus.READY)
         .order_by("original_filename", "created_at")

@@ -41,7 +41,7 @@ from relayweb.negotiation import FormatIsOurs
 from relayweb.pagination import query_choice, query_int, query_uuid
 from relayweb.ranges import ranged_file_response
 from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, binary, paginated
-from training.models import DetectorModel
+from training.builtin import visible_models
 
 UPLOAD_SALT = "relay.inference.upload"
 LISTED_FILES = 100  # files embedded per job in the job list (a page holds up to 500 jobs)
@@ -122,7 +122,7 @@ class InferenceJobListView(GenericAPIView):
     def post(self, request):
         body = validated(InferenceJobCreateSerializer, request.data)
         caller = caller_of(request)
-        model = DetectorModel.objects.filter(team=caller.team, pk=body["model_id"]).first()
+        model = visible_models(caller.team).filter(pk=body["model_id"]).first()
         if model is None:
             raise Http404("Model not found")
         config = body.get("config") or dict(validated(InferenceConfigSerializer, {}))

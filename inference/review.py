@@ -17,6 +17,8 @@ from training.models import DetectorModel
 
 def target_dataset(f: InferenceFile) -> Dataset:
     model = DetectorModel.objects.filter(pk=f.job.model_id).first()
+    if model is not None and model.is_builtin:
+        raise Conflict("This job used a built-in model, which has no dataset to review into")
     dataset = Dataset.objects.filter(pk=model.dataset_id, team=f.job.team).first() if model else None
     if dataset is None:
         raise Conflict("The model's dataset no longer exists, so there is nowhere to review this file")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 
 from django.conf import settings
 
@@ -16,6 +17,7 @@ from relayml.infer import InferenceCancelled, infer_files
 from relayml.model import Detector
 from relayml.train import pick_device
 from relayweb import jobs
+from training.builtin import model_file
 from training.models import DetectorModel
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ def run_job(job_id: str) -> str:
 
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         device = pick_device()
-        detector = Detector.load(storage.absolute(model.file_path), device)
+        detector = Detector.load(model_file(model, Path(settings.MEDIA_ROOT)), device)
         InferenceJob.objects.filter(pk=job_id).update(device=device)
         processed = 0
         try:

@@ -14,6 +14,7 @@ from inference.models import InferenceJob
 from inference.serializers import InferenceConfigSerializer
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_required
+from training.builtin import visible_models
 from training.models import DetectorModel
 
 FALLBACK_COLORS = ["#E53935", "#1E88E5", "#FB8C00", "#8E24AA", "#43A047", "#00ACC1", "#6D4C41", "#3949AB"]
@@ -31,7 +32,7 @@ def job_list(request):
     jobs = services.with_counts(InferenceJob.objects.filter(team=request.membership.team))
     context = {
         "jobs": jobs[:200],
-        "models": DetectorModel.objects.filter(team=request.membership.team),
+        "models": visible_models(request.membership.team),
         "can_run": role_at_least(request.membership.role, Role.ANNOTATOR),
         "chosen_model": request.GET.get("model", ""),
     }
@@ -42,7 +43,7 @@ def create_job(request):
     if not role_at_least(request.membership.role, Role.ANNOTATOR):
         messages.error(request, "Running inference needs the annotator role or above.")
         return redirect("inference:jobs")
-    model = get_object_or_404(DetectorModel, team=request.membership.team, pk=request.POST.get("model_id"))
+    model = get_object_or_404(visible_models(request.membership.team), pk=request.POST.get("model_id"))
     form = InferenceConfigSerializer(
         data={
             k: request.POST[k]

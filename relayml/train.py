@@ -12,7 +12,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -212,8 +212,34 @@ def positive_weights(arrays) -> torch.Tensor:
     return torch.tensor(np.clip(np.sqrt(neg / np.maximum(pos, 1)), 1.0, 30.0), dtype=torch.float32)
 
 
+def fine_tunable(base: Detector, types: list[str]) -> CRNN:
+    """A model for `types` that starts from `base`: every layer copied, and the output row of each
+    type the base knows; a type it does not know starts from scratch."""
+    if base.feature_params != DEFAULT_FEATURES.to_dict():
+        raise ValueError("the base model was trained on other features than Relay computes now")
+    model = CRNN(replace(base.model.spec, n_types=len(types)))
+    state = {k: v for k, v in base.model.state_dict().items() if not k.startswith("head.")}
+    model.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        for k, name in enumerate(types):
+            if name in base.artifact_types:
+                j = base.artifact_types.index(name)
+                model.head.weight[k] = base.model.head.weight[j]
+                model.head.bias[k] = base.model.head.bias[j]
+    return model
+
+
 class Trainer:
-    def __init__(self, files, config, out_dir, on_epoch=None, should_stop=None, device=None):
+    def __init__(
+        self,
+        files,
+        config,
+        out_dir,
+        on_epoch=None,
+        should_stop=None,
+        device=None,
+        base: Detector | None = None,
+    ):
         self.config, self.out_dir = config, Path(out_dir)
         self.types = list(config.artifact_types)
         self.device = pick_device(device)
@@ -224,10 +250,14 @@ class Trainer:
         self.train_files, self.val_files = split_files(files, config.validation_split, config.seed)
         self.train_arrays = [load_file(f, self.types, config.min_target_ms) for f in self.train_files]
         self.val_arrays = [load_file(f, self.types, config.min_target_ms) for f in self.val_files]
-        mean, std = normalisation(self.train_arrays)
-        self.mean, self.std = mean.astype(np.float32), std.astype(np.float32)
-        spec = ModelSpec(n_mels=self.mean.shape[0], n_types=len(self.types))
-        self.model = CRNN(spec).to(self.device)
+        if base is not None:  # its layers expect its own normalisation
+            self.mean, self.std = base.mean.cpu().numpy(), base.std.cpu().numpy()
+            self.model = fine_tunable(base, self.types).to(self.device)
+        else:
+            mean, std = normalisation(self.train_arrays)
+            self.mean, self.std = mean.astype(np.float32), std.astype(np.float32)
+            spec = ModelSpec(n_mels=self.mean.shape[0], n_types=len(self.types))
+            self.model = CRNN(spec).to(self.device)
 
     def loader(self) -> DataLoader:
         g = self.geometry
@@ -251,7 +281,8 @@ class Trainer:
             pos_weight=positive_weights(self.train_arrays).to(self.device), reduction="none"
         )
         history: list[dict] = []
-        best: tuple[float, dict | None] = (-1.0, None)
+        # -inf: with no validation files the score is -train_loss, which can be below -1.
+        best: tuple[float, dict | None] = (float("-inf"), None)
         for epoch in range(1, self.config.epochs + 1):
             started = time.perf_counter()
             train_loss = self.train_epoch(loader, optimiser, schedule, loss_fn)
@@ -263,7 +294,8 @@ class Trainer:
                 best = (score, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
             self.checkpoint(epoch, optimiser, history)
             self.on_epoch(report, epoch / self.config.epochs)
-        self.model.load_state_dict(best[1])
+        if best[1] is not None:
+            self.model.load_state_dict(best[1])
         return self.finish(history)
 
     def train_epoch(self, loader, optimiser, schedule, loss_fn) -> float:
@@ -409,11 +441,14 @@ def train(
     on_epoch: Callable[[EpochReport, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     device: str | None = None,
+    base_model: str | os.PathLike | None = None,
 ) -> TrainResult:
+    """Train a detector on `files`, from scratch or fine-tuning the model file `base_model`."""
     if not files:
         raise ValueError("no audio files to train on")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    return Trainer(files, config, out_dir, on_epoch, should_stop, device).run()
+    base = Detector.load(Path(base_model)) if base_model else None
+    return Trainer(files, config, out_dir, on_epoch, should_stop, device, base).run()
 
 
 __all__ = ["TrainConfig", "TrainFile", "TrainResult", "TrainingCancelled", "train"]

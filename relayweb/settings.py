@@ -41,6 +41,10 @@ RELAY_TEMP_FILE_MAX_AGE_S = env_int("RELAY_TEMP_FILE_MAX_AGE_S", 3600)
 # Longest audio accepted (checked from the header before decoding, and again while decoding).
 RELAY_MAX_AUDIO_DURATION_S = env_int("RELAY_MAX_AUDIO_DURATION_S", 6 * 3600)
 RELAY_MIN_TRAINING_AUDIO_S = env_int("RELAY_MIN_TRAINING_AUDIO_S", 300)
+# The built-in models' weights and cards (training/builtin.py), shipped in the repository.
+RELAY_BUILTIN_MODELS_DIR = Path(
+    os.environ.get("RELAY_BUILTIN_MODELS_DIR") or BASE_DIR / "relayml" / "builtin"
+)
 # A django-q2 cluster told to stop lets running tasks finish this long, then kills its workers.
 RELAY_STOP_GRACE_S = env_int("RELAY_STOP_GRACE_S", 6, minimum=0)
 # Failed sign-ins allowed per username and address within the window before the form says to wait.

@@ -18,7 +18,7 @@ from relayweb.auth import caller_of
 from relayweb.models import Role
 from relayweb.pagination import query_choice
 from relayweb.schema import paginated
-from training import services
+from training import builtin, services
 from training.models import DetectorModel, TrainingJob, TrainingStatus
 from training.serializers import (
     DetectorModelPatchSerializer,
@@ -41,7 +41,7 @@ def get_job(request, job_id) -> TrainingJob:
 
 
 def get_model(request, model_id) -> DetectorModel:
-    model = DetectorModel.objects.filter(team=caller_of(request).team, pk=model_id).first()
+    model = builtin.visible_models(caller_of(request).team).filter(pk=model_id).first()
     if model is None:
         raise Http404("Model not found")
     return model
@@ -71,10 +71,11 @@ class TrainingJobListView(GenericAPIView):
         if annotation_set is None:
             raise Http404("Annotation set not found")
         types = [t.name for t in dataset.artifact_types.all()]
-        serializer = TrainingConfigSerializer(data=body["config"], context={"dataset_types": types})
+        caller = caller_of(request)
+        context = {"dataset_types": types, "models": builtin.visible_models(caller.team)}
+        serializer = TrainingConfigSerializer(data=body["config"], context=context)
         if not serializer.is_valid():
             raise ValidationError({"config": serializer.errors})
-        caller = caller_of(request)
         job = services.create_job(
             caller.team, dataset, annotation_set, dict(serializer.validated_data), caller.user
         )
@@ -102,7 +103,7 @@ class ModelListView(GenericAPIView):
 
     @paginated(DetectorModelSerializer)
     def get(self, request):
-        models = DetectorModel.objects.filter(team=caller_of(request).team)
+        models = builtin.visible_models(caller_of(request).team)
         page = self.paginate_queryset(models)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -117,8 +118,7 @@ class ModelDetailView(GenericAPIView):
     @extend_schema(request=DetectorModelPatchSerializer)
     def patch(self, request, model_id):
         model = get_model(request, model_id)
-        model.name = validated(DetectorModelPatchSerializer, request.data)["name"]
-        model.save(update_fields=["name"])
+        services.rename_model(model, validated(DetectorModelPatchSerializer, request.data)["name"])
         return Response(self.get_serializer(model).data)
 
     def delete(self, request, model_id):
@@ -131,7 +131,7 @@ class ModelDownloadView(GenericAPIView):
     def get(self, request, model_id):
         """The model file: loads with torch.load(path, weights_only=True); see docs/models.md."""
         model = get_model(request, model_id)
-        path = Path(settings.MEDIA_ROOT) / model.file_path
+        path = builtin.model_file(model, Path(settings.MEDIA_ROOT))
         if not path.exists():
             raise Http404("Model file is missing from storage")
         filename = f"relay-model-{model.id}.pt"

@@ -67,14 +67,18 @@ class TrainingJob(models.Model):
 
 class DetectorModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="detector_models")
+    # No team: a built-in model (training/builtin.py), listed for every team and changed by none.
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="detector_models"
+    )
     name = models.CharField(max_length=200)
     training_job = models.OneToOneField(
         TrainingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="detector"
     )
-    dataset_id = models.UUIDField(db_index=True)
-    annotation_set_id = models.UUIDField()
-    annotation_set_version = models.PositiveIntegerField()
+    # Lineage; empty for built-in models, which were trained from generated data, not a dataset.
+    dataset_id = models.UUIDField(db_index=True, null=True, blank=True)
+    annotation_set_id = models.UUIDField(null=True, blank=True)
+    annotation_set_version = models.PositiveIntegerField(null=True, blank=True)
     artifact_types = models.JSONField(default=list)
     config = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict)
@@ -88,3 +92,7 @@ class DetectorModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.team_id is None

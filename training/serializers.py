@@ -18,6 +18,8 @@ class TrainingConfigSerializer(serializers.Serializer):
     chunk_size_ms = serializers.IntegerField(min_value=100, max_value=10_000, default=500)
     stride_ms = serializers.IntegerField(min_value=10, max_value=10_000, default=250)
     context_ms = serializers.IntegerField(min_value=0, max_value=5_000, default=1000)
+    # Ours: fine-tune from this model (a built-in one, or one of the team's) instead of from scratch.
+    base_model_id = serializers.UUIDField(required=False, allow_null=True, default=None)
 
     def validate(self, data):
         if data["stride_ms"] > data["chunk_size_ms"]:
@@ -35,6 +37,10 @@ class TrainingConfigSerializer(serializers.Serializer):
                 )
         if len(set(data["artifact_types"])) != len(data["artifact_types"]):
             raise serializers.ValidationError({"artifact_types": ["artifact types must not repeat"]})
+        base, models = data.get("base_model_id"), self.context.get("models")
+        if base is not None and models is not None and not models.filter(pk=base).exists():
+            raise serializers.ValidationError({"base_model_id": ["no such model (yours or built in)"]})
+        data["base_model_id"] = str(base) if base else None
         return data
 
 
@@ -58,12 +64,13 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 
 class DetectorModelSerializer(serializers.ModelSerializer):
     training_job_id = serializers.UUIDField(read_only=True, allow_null=True)
+    is_builtin = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = DetectorModel
         fields = [
             "id", "name", "training_job_id", "dataset_id", "annotation_set_id", "annotation_set_version",
-            "artifact_types", "config", "metrics", "size_bytes", "created_at",
+            "artifact_types", "config", "metrics", "size_bytes", "created_at", "is_builtin",
         ]  # fmt: skip
 
 

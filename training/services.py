@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied
 
 from datasets.models import AnnotationSet, Dataset
 from relayweb import jobs
@@ -179,7 +180,19 @@ def cancel(job: TrainingJob) -> TrainingJob:
     return locked
 
 
+def ensure_editable(model: DetectorModel) -> None:
+    if model.is_builtin:
+        raise PermissionDenied("Built-in models cannot be renamed or deleted")
+
+
+def rename_model(model: DetectorModel, name: str) -> None:
+    ensure_editable(model)
+    model.name = name
+    model.save(update_fields=["name"])
+
+
 def delete_model(model: DetectorModel) -> None:
+    ensure_editable(model)
     folder = (Path(settings.MEDIA_ROOT) / model.file_path).parent
     model.delete()
     transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))

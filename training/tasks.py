@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
+
+from django.conf import settings
 
 from datasets import storage
 from datasets.models import AnnotationSet, ProcessingStatus
@@ -12,7 +15,8 @@ from relayml.ingest import FEATURES_NAME
 from relayml.train import TrainConfig, TrainFile, TrainingCancelled, pick_device, train
 from relayweb import jobs
 from training import services
-from training.models import TrainingJob, TrainingStatus
+from training.builtin import model_file
+from training.models import DetectorModel, TrainingJob, TrainingStatus
 
 log = logging.getLogger(__name__)
 CANCEL_CHECK_EVERY_S = 2.0
@@ -35,6 +39,16 @@ def training_files(job: TrainingJob) -> list[TrainFile]:
         )
         for f in audio.order_by("id")
     ]
+
+
+def base_model_path(job: TrainingJob) -> Path | None:
+    base_id = job.config.get("base_model_id")
+    if not base_id:
+        return None
+    base = DetectorModel.objects.filter(pk=base_id).first()
+    if base is None:
+        raise ValueError("the model to start from was deleted before training started")
+    return model_file(base, Path(settings.MEDIA_ROOT))
 
 
 def train_job(job_id: str) -> str:
@@ -60,6 +74,7 @@ def train_job(job_id: str) -> str:
                 on_epoch=lambda report, progress: services.record_epoch(job_id, report.to_dict(), progress),
                 should_stop=should_stop,
                 device=device,
+                base_model=base_model_path(job),
             )
     except TrainingCancelled:
         services.finish(job_id, TrainingStatus.CANCELLED)

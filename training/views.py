@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from datasets.models import AnnotationSet, Dataset
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_object, team_required
-from training import services
+from training import builtin, services
 from training.models import DetectorModel, TrainingJob
 from training.serializers import TrainingConfigSerializer
 
@@ -48,8 +48,10 @@ def start_training(request, dataset_id, set_id):
     data = {
         "artifact_types": request.POST.getlist("artifact_types"),
         "epochs": request.POST.get("epochs") or 20,
+        "base_model_id": request.POST.get("base_model_id") or None,
     }
-    form = TrainingConfigSerializer(data=data, context={"dataset_types": types})
+    context = {"dataset_types": types, "models": builtin.visible_models(request.membership.team)}
+    form = TrainingConfigSerializer(data=data, context=context)
     if not form.is_valid():
         messages.error(request, f"Training not started: {form.errors}")
         return redirect("datasets:detail", dataset_id=dataset.id)
@@ -75,13 +77,13 @@ def cancel_job(request, job_id):
 
 @team_required()
 def model_list(request):
-    models = DetectorModel.objects.filter(team=request.membership.team)
+    models = builtin.visible_models(request.membership.team)
     return render(request, "training/model_list.html", {"models": models})
 
 
 @team_required()
 def model_detail(request, model_id):
-    model = team_object(DetectorModel, request, model_id)
+    model = get_object_or_404(builtin.visible_models(request.membership.team), pk=model_id)
     if request.method == "POST":
         return rename_or_delete(request, model)
     per_type = sorted(model.metrics.get("per_type", {}).items())
@@ -90,13 +92,15 @@ def model_detail(request, model_id):
 
 
 def rename_or_delete(request, model: DetectorModel):
-    if not role_at_least(request.membership.role, Role.ADMIN):
-        messages.error(request, "Renaming or deleting models needs the admin role.")
-    elif request.POST.get("action") == "delete":
-        services.delete_model(model)
-        messages.success(request, f"Model {model.name} deleted.")
-        return redirect("training:models")
-    elif name := request.POST.get("name", "").strip()[:200]:
-        model.name = name
-        model.save(update_fields=["name"])
+    try:
+        if not role_at_least(request.membership.role, Role.ADMIN):
+            messages.error(request, "Renaming or deleting models needs the admin role.")
+        elif request.POST.get("action") == "delete":
+            services.delete_model(model)
+            messages.success(request, f"Model {model.name} deleted.")
+            return redirect("training:models")
+        elif name := request.POST.get("name", "").strip()[:200]:
+            services.rename_model(model, name)
+    except APIException as exc:
+        messages.error(request, str(exc.detail))
     return redirect("training:model", model_id=model.id)

@@ -1,0 +1,134 @@
+"""Relay's built-in base detector, rebuilt by one command from generated data.
+
+    python -m relayml.basemodel --out relayml/builtin [--train 240] [--test 60] [--epochs 15]
+
+Training clips come from `relayml.realistic` (several TTS engines, artifacts made the ways they
+happen, a realistic channel) in the engines of TRAIN_ENGINES; the test clips, with other seeds,
+come from HELD_OUT_ENGINES, never heard in training, so the figures written into the model's card
+are zero-shot on unseen engines. Clips are ingested by `relayml.ingest.process`, exactly as uploads
+are, and the model is trained by `relayml.train.train`, the function the training worker calls.
+Seeded throughout: the same command gives the same data and the same metrics.
+
+Writes NAME.pt (the detector file) and NAME.json (its card: types, config, validation metrics,
+held-out metrics, the command, the time it took, and the weights' sha256, which the server checks
+before it lists the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from relayml.detect import detect
+from relayml.events import Event, event_metrics
+from relayml.ingest import FEATURES_NAME, process
+from relayml.model import Detector
+from relayml.train import TrainConfig, TrainFile, TrainResult, train
+
+TYPES = ["glitch", "long_pause", "clipping", "dropout"]
+NAME = "base-detector-v1"
+TRAIN_ENGINES = ("espeak", "flite", "festival")
+HELD_OUT_ENGINES = ("piper",)
+TEST_SEED = 100_000
+
+
+def ingest_set(folder: Path, records: list[dict]) -> list[TrainFile]:
+    """Features for each generated file, computed as an upload's are (cached beside the file)."""
+    files = []
+    for record in records:
+        clip_dir = folder / Path(record["file"]).stem
+        if not (clip_dir / FEATURES_NAME).exists():
+            process(folder / record["file"], clip_dir)
+        events = [Event(x["artifact_type"], x["start_ms"], x["end_ms"]) for x in record["labels"]]
+        files.append(TrainFile(record["file"], str(clip_dir / FEATURES_NAME), events, record["duration_ms"]))
+    return files
+
+
+def generated(folder: Path, count: int, seed: int, engines: tuple[str, ...]) -> list[TrainFile]:
+    from relayml import realistic
+
+    manifest = folder / "manifest.jsonl"
+    if manifest.exists() and len(manifest.read_text().splitlines()) == count:
+        records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    else:
+        records = realistic.generate(folder, count, seed, engines)
+    return ingest_set(folder, records)
+
+
+def evaluate(detector: Detector, files: list[TrainFile], threshold: float | None = 0.5) -> dict:
+    """Event metrics with the contract's collars, at `threshold` (None: each type's suggested one)."""
+    pairs = []
+    for f in files:
+        found = detect(detector, np.load(f.features_path), threshold, duration_ms=f.duration_ms)
+        pairs.append((f.events, found))
+    return event_metrics(pairs, TYPES)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_card(result: TrainResult, out: Path, card: dict) -> Path:
+    """NAME.pt and NAME.json into `out`; returns the model's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{NAME}.pt"
+    result.model_path.replace(target)
+    detector = Detector.load(target)
+    card = {
+        "name": NAME,
+        "artifact_types": detector.artifact_types,
+        "metrics": detector.metrics,
+        **card,
+        "sha256": sha256_of(target),
+    }
+    (out / f"{NAME}.json").write_text(json.dumps(card, indent=1) + "\n")
+    return target
+
+
+def build(out: Path, data: Path, n_train: int, n_test: int, epochs: int, seed: int = 0) -> dict:
+    began = time.perf_counter()
+    train_files = generated(data / "train", n_train, seed, TRAIN_ENGINES)
+    test_files = generated(data / "test", n_test, TEST_SEED + seed, HELD_OUT_ENGINES)
+    data_s = time.perf_counter() - began
+    config = TrainConfig(artifact_types=TYPES, epochs=epochs, learning_rate=0.003, seed=seed)
+    t0 = time.perf_counter()
+    result = train(train_files, config, data / "model", on_epoch=lambda r, p: print(r.to_dict(), flush=True))
+    train_s = time.perf_counter() - t0
+    held_out = evaluate(Detector.load(result.model_path), test_files)
+    card = {
+        "config": {**config.to_dict(), "train_engines": list(TRAIN_ENGINES), "train_clips": n_train},
+        "held_out": {"engines": list(HELD_OUT_ENGINES), "clips": n_test, "threshold": 0.5, **held_out},
+        "command": f"python -m relayml.basemodel --out {out} --train {n_train} --test {n_test} "
+        f"--epochs {epochs} --seed {seed}",
+        "built": {
+            "data_s": round(data_s), "train_s": round(train_s), "device": result.device,
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "date": time.strftime("%Y-%m-%d"),
+        },
+    }  # fmt: skip
+    write_card(result, out, card)
+    return card
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=Path("var/basemodel-data"))
+    parser.add_argument("--train", type=int, default=240)
+    parser.add_argument("--test", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    card = build(args.out, args.data, args.train, args.test, args.epochs, args.seed)
+    held = card["held_out"]
+    print(json.dumps({"held_out": {k: held["per_type"][k]["f1"] for k in TYPES}, "built": card["built"]}))
+
+
+if __name__ == "__main__":
+    main()

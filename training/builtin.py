@@ -1,0 +1,89 @@
+"""Built-in models: detectors that ship with Relay, listed for every team, usable at once.
+
+Their weights live in `relayml/builtin/` beside the command that rebuilds them and the metrics they
+reached (relayml/builtin/README.md): `NAME.pt` and `NAME.json` (types, metrics, config and the
+weights' sha256, written by the same command), read without torch. Each is registered as a
+`DetectorModel` without a team, with a fixed id (the same on every installation, so scripts can
+name it), after every `migrate`.
+A team uses one for inference like its own models, or as the starting point of training
+(`config.base_model_id`); nobody can rename or delete it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Q
+
+from training.models import DetectorModel
+
+log = logging.getLogger(__name__)
+
+PREFIX = "builtin:"
+NAMESPACE = uuid.UUID("6f1d7f0e-2b7c-4a53-9a51-7d3c8e0b5a10")
+
+
+@dataclass(frozen=True)
+class Builtin:
+    key: str
+    name: str
+    filename: str
+
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.uuid5(NAMESPACE, self.key)
+
+    @property
+    def path(self) -> Path:
+        return Path(settings.RELAY_BUILTIN_MODELS_DIR) / self.filename
+
+    def card(self) -> dict:
+        return json.loads(self.path.with_suffix(".json").read_text())
+
+
+BUILTINS = (Builtin("relay-base-detector-v1", "Relay base detector v1", "base-detector-v1.pt"),)
+
+
+def visible_models(team):
+    """A team's own models and the built-in ones."""
+    return DetectorModel.objects.filter(Q(team=team) | Q(team__isnull=True))
+
+
+def model_file(model: DetectorModel, media_root: Path) -> Path:
+    if model.file_path.startswith(PREFIX):
+        return Path(settings.RELAY_BUILTIN_MODELS_DIR) / model.file_path.removeprefix(PREFIX)
+    return media_root / model.file_path
+
+
+def install() -> list[DetectorModel]:
+    """Register (or refresh) every built-in model whose weights are present and intact."""
+    installed = []
+    for builtin in BUILTINS:
+        if not builtin.path.exists():
+            log.warning("built-in model %s is missing: %s", builtin.key, builtin.path)
+            continue
+        card = builtin.card()
+        digest = hashlib.sha256(builtin.path.read_bytes()).hexdigest()
+        if digest != card["sha256"]:
+            log.error("built-in model %s does not match its card's sha256; not installed", builtin.key)
+            continue
+        model, _ = DetectorModel.objects.update_or_create(
+            id=builtin.id,
+            defaults={
+                "team": None,
+                "name": builtin.name,
+                "artifact_types": card["artifact_types"],
+                "config": card["config"],
+                "metrics": card["metrics"],
+                "file_path": PREFIX + builtin.filename,
+                "size_bytes": builtin.path.stat().st_size,
+            },
+        )
+        installed.append(model)
+    return installed
