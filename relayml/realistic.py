@@ -228,7 +228,7 @@ def render(
             _, t.r = channel.deliver(t.r, chan, gain)
         if trace is not None:
             trace[stage] = (t.e.copy(), t.r.copy())
-            trace["spans"] = [(plan.events[i].kind, t.spans[i]) for i in sorted(t.spans)]
+            trace["spans"] = [(plan.events[i].describe(), t.spans[i]) for i in sorted(t.spans)]
         indices = [i for i in sorted(t.spans) if i not in lost]
         kinds = [plan.events[i].kind for i in indices]
         verdicts = presence.check_events(

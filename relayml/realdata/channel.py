@@ -149,6 +149,7 @@ def encode(audio: np.ndarray, rate: int, fmt: str, kbps: int = 0) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"a.{container}"
         command = ["ffmpeg", "-v", "error", "-f", "wav", "-i", "pipe:0", "-c:a", codec, "-b:a", f"{kbps}k"]
+        command += ["-fflags", "+bitexact", "-flags:a", "+bitexact"]  # no random Ogg serial, no version tag
         subprocess.run([*command, str(path)], input=buffer.getvalue(), check=True, capture_output=True)
         return path.read_bytes()
 
