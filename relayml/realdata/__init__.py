@@ -1,0 +1,1 @@
+"""Building blocks of `relayml.realistic`: TTS engines, artifacts, the channel and the presence check."""
