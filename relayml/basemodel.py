@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from relayml import realistic
 from relayml.detect import detect
 from relayml.events import Event, event_metrics
 from relayml.ingest import FEATURES_NAME, process
@@ -51,8 +52,6 @@ def ingest_set(folder: Path, records: list[dict]) -> list[TrainFile]:
 
 
 def generated(folder: Path, count: int, seed: int, engines: tuple[str, ...]) -> list[TrainFile]:
-    from relayml import realistic
-
     manifest = folder / "manifest.jsonl"
     if manifest.exists() and len(manifest.read_text().splitlines()) == count:
         records = [json.loads(line) for line in manifest.read_text().splitlines()]
