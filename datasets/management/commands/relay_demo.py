@@ -61,15 +61,21 @@ class Command(BaseCommand):
         """Train inline (the same task the GPU worker runs), so the demo has a model at once."""
         from relayweb.errors import Conflict
         from training import services as training
+        from training.builtin import BUILTINS
+        from training.models import DetectorModel
         from training.tasks import train_job
 
         config = {**TRAINING_DEFAULTS, "artifact_types": [t["name"] for t in TYPES], "epochs": epochs}
+        # Fine-tuned from Relay's built-in base model when it is installed: a good model from little data.
+        base = DetectorModel.objects.filter(pk=BUILTINS[0].id).first()
+        config["base_model_id"] = str(base.id) if base else None
         try:
             job = training.create_job(team, dataset, published, config, user, queue=False)
         except Conflict as exc:
             self.stdout.write(f"  not training: {exc.detail}")
             return
-        self.stdout.write(f"  training {epochs} epochs …")
+        start = f"from {base.name}" if base else "from scratch"
+        self.stdout.write(f"  training {epochs} epochs {start} …")
         train_job(str(job.id))
         job.refresh_from_db()
         model = getattr(job, "detector", None)
