@@ -19,6 +19,8 @@ import numpy as np
 import soundfile as sf
 
 BLOCK_SECONDS = 10
+# What a second of audio costs once stored as canonical 16 kHz mono 16-bit PCM.
+CANONICAL_BYTES_PER_S = 16_000 * 2
 
 SUPPORTED = "WAV, MP3, FLAC, OGG, M4A/MP4, WebM or AAC"
 
@@ -61,6 +63,9 @@ class Limits:
     and a few KB of FLAC silence can decode to hours)."""
 
     max_duration_s: float = 6 * 3600
+    # Decoded audio, as stored (16 kHz mono 16-bit), may be at most this many times the upload's size:
+    # ordinary codecs stay far below (a 16 kbps Opus is 16×); 96 KB of FLAC silence is an hour (1700×).
+    max_expansion: float = 100.0
     min_sample_rate: int = 1_000
     max_sample_rate: int = 384_000
     max_channels: int = 32
@@ -77,8 +82,9 @@ class SourceInfo:
     backend: str
     # The length the container claims where it is no proof of truncation (ffprobe's estimate).
     claimed_frames: int | None = None
-    # Decoding stops with an error past this many frames (the duration limit).
+    # Decoding stops with the error `limit` past this many frames (the duration or size limit).
     max_frames: int | None = None
+    limit: str = ""
 
 
 def probe(path: str, limits: Limits | None = None) -> SourceInfo:
@@ -89,7 +95,7 @@ def probe(path: str, limits: Limits | None = None) -> SourceInfo:
         info = probe_sndfile(path)
     except (sf.LibsndfileError, RuntimeError):
         info = probe_ffmpeg(path)
-    return within(info, limits or Limits())
+    return within(info, limits or Limits(), size)
 
 
 def hours(seconds: float) -> str:
@@ -98,7 +104,7 @@ def hours(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def within(info: SourceInfo, limits: Limits) -> SourceInfo:
+def within(info: SourceInfo, limits: Limits, size: int) -> SourceInfo:
     """The probed stream checked against the limits, with the frame cap decoding must respect."""
     name = info.format.upper()
     if not limits.min_sample_rate <= info.sample_rate <= limits.max_sample_rate:
@@ -110,14 +116,22 @@ def within(info: SourceInfo, limits: Limits) -> SourceInfo:
         raise AudioDecodeError(
             f"{name} header declares {info.channels} channels; at most {limits.max_channels} are supported"
         )
-    max_frames = int(limits.max_duration_s * info.sample_rate)
+    seconds = limits.max_duration_s
+    header = f"the limit is {hours(seconds)}"
+    running = f"the file is longer than the limit of {hours(seconds)} (found while decoding it)"
+    by_size = limits.max_expansion * size / CANONICAL_BYTES_PER_S
+    if by_size < seconds:
+        seconds = by_size
+        header = running = (
+            f"the file decodes to more than {hours(seconds)} of audio, over {limits.max_expansion:g}× "
+            f"the {size / 1024:.0f} KB uploaded (mostly digital silence, or a crafted file), which is refused"
+        )
+    max_frames = int(seconds * info.sample_rate)
     claimed = info.declared_frames or info.claimed_frames
     if claimed and claimed > max_frames:
-        raise AudioDecodeError(
-            f"the file is {hours(claimed / info.sample_rate)} long; "
-            f"the limit is {hours(limits.max_duration_s)}"
-        )
-    return replace(info, max_frames=max_frames)
+        length = f"the file is {hours(claimed / info.sample_rate)} long"
+        raise AudioDecodeError(f"{length}; {header}" if header.startswith("the limit") else header)
+    return replace(info, max_frames=max_frames, limit=running)
 
 
 def probe_sndfile(path: str) -> SourceInfo:
@@ -226,9 +240,7 @@ def iter_blocks(path: str, info: SourceInfo) -> Iterator[np.ndarray]:
     for block in iter_any(path, info):
         frames += len(block)
         if info.max_frames is not None and frames > info.max_frames:
-            raise AudioDecodeError(
-                f"the file decodes to more than the limit of {hours(info.max_frames / info.sample_rate)}"
-            )
+            raise AudioDecodeError(info.limit)
         yield block
 
 

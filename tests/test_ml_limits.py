@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from relayml import synth
 from relayml.decode import AudioDecodeError, Limits, iter_blocks, probe
 from relayml.ingest import normalize
 
@@ -78,7 +79,9 @@ def test_a_stream_without_a_length_is_stopped_once_it_decodes_past_the_limit(tmp
     assert len(flac) < 20_000  # five seconds of silence compress to almost nothing
     path = write(tmp_path, "silence.flac", flac)
     info = probe(path, Limits(max_duration_s=2))
-    with pytest.raises(AudioDecodeError, match="decodes to more than the limit of 2.0 s"):
+    with pytest.raises(
+        AudioDecodeError, match=r"^the file is longer than the limit of 2.0 s \(found while decoding it\)$"
+    ):
         for _ in iter_blocks(path, info):
             pass
 
@@ -91,3 +94,21 @@ def test_files_within_the_limits_decode_as_before(tmp_path):
         write(tmp_path, "ok.wav", buffer.getvalue()), tmp_path / "out", Limits(max_duration_s=2)
     )
     assert result.duration_ms == 1000
+
+
+def test_a_tiny_file_that_decodes_to_an_hour_of_silence_is_refused_while_decoding(tmp_path):
+    # About 30 KB of FLAC that would become 115 MB of stored audio and 46 MB of features.
+    silence = np.zeros(16000 * 600, dtype=np.int16).tobytes()
+    command = ["ffmpeg", "-v", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "pipe:0", "-f", "flac",
+               "pipe:1"]  # fmt: skip
+    flac = subprocess.run(command, input=silence, capture_output=True, check=True).stdout
+    path = write(tmp_path, "bomb.flac", flac)
+    with pytest.raises(AudioDecodeError, match=r"over 100× the \d+ KB uploaded \(mostly digital silence"):
+        normalize(path, tmp_path / "out")
+    assert not (tmp_path / "out" / "canonical.wav").exists()
+
+
+def test_ordinary_lossy_files_are_far_inside_the_expansion_limit(tmp_path):
+    speech = synth.make_clip(3, sentences=2)
+    path = synth.write_clip(speech, tmp_path / "speech", "mp3")
+    assert normalize(path, tmp_path / "out").duration_ms > 1000
