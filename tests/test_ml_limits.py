@@ -25,6 +25,15 @@ def wav_header(rate: int, channels: int, data_bytes: int, bits: int = 16) -> byt
     )  # fmt: skip
 
 
+def flac_of_silence(seconds: int) -> bytes:
+    """Digital silence as FLAC written to a pipe (so its header declares no length)."""
+    pcm = np.zeros(16000 * seconds, dtype=np.int16).tobytes()
+    command = ["ffmpeg", "-v", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "pipe:0"]
+    return subprocess.run(
+        [*command, "-f", "flac", "pipe:1"], input=pcm, capture_output=True, check=True
+    ).stdout
+
+
 def write(tmp_path, name: str, data: bytes) -> str:
     path = tmp_path / name
     path.write_bytes(data)
@@ -58,24 +67,7 @@ def test_a_file_longer_than_the_limit_is_refused_before_decoding(tmp_path):
 
 def test_a_stream_without_a_length_is_stopped_once_it_decodes_past_the_limit(tmp_path):
     # A FLAC written to a pipe declares no length: only decoding can tell how long it is.
-    silence = np.zeros(16000 * 5, dtype=np.int16).tobytes()
-    command = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-f",
-        "s16le",
-        "-ar",
-        "16000",
-        "-ac",
-        "1",
-        "-i",
-        "pipe:0",
-        "-f",
-        "flac",
-        "pipe:1",
-    ]
-    flac = subprocess.run(command, input=silence, capture_output=True, check=True).stdout
+    flac = flac_of_silence(5)
     assert len(flac) < 20_000  # five seconds of silence compress to almost nothing
     path = write(tmp_path, "silence.flac", flac)
     info = probe(path, Limits(max_duration_s=2))
@@ -97,11 +89,7 @@ def test_files_within_the_limits_decode_as_before(tmp_path):
 
 
 def test_a_tiny_file_that_decodes_to_an_hour_of_silence_is_refused_while_decoding(tmp_path):
-    # About 30 KB of FLAC that would become 115 MB of stored audio and 46 MB of features.
-    silence = np.zeros(16000 * 600, dtype=np.int16).tobytes()
-    command = ["ffmpeg", "-v", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "pipe:0", "-f", "flac",
-               "pipe:1"]  # fmt: skip
-    flac = subprocess.run(command, input=silence, capture_output=True, check=True).stdout
+    flac = flac_of_silence(600)  # a few KB that would become 19 MB of stored audio and 8 MB of features
     path = write(tmp_path, "bomb.flac", flac)
     with pytest.raises(AudioDecodeError, match=r"over 100× the \d+ KB uploaded \(mostly digital silence"):
         normalize(path, tmp_path / "out")
