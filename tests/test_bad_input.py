@@ -212,3 +212,10 @@ def test_copying_from_a_set_id_that_is_not_a_uuid_on_the_page_is_a_404(client, t
     response = client.post(f"/datasets/{dataset.id}/sets/new/", {"copy_from": "zzz"})
     assert response.status_code == 404
     assert not dataset.annotation_sets.exists()
+
+
+def test_a_request_django_refuses_before_any_view_is_json_on_the_api(api, client):
+    response = api.get("/api/v1/datasets", HTTP_HOST="evil.example")
+    assert "Bad request" in assert_detail(response, 400)["detail"]
+    page = client.get("/datasets/", HTTP_HOST="evil.example")
+    assert page.status_code == 400 and not page["Content-Type"].startswith("application/json")
