@@ -1,11 +1,31 @@
-"""Finding a process's descendants and a process group's members from /proc (Linux)."""
+"""Finding, killing and reaping a process's descendants and a process group's members (Linux /proc)."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 from pathlib import Path
+
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+def become_subreaper() -> None:
+    """Orphans among our descendants become our children instead of init's (Linux 3.4+).
+
+    So a process whose intermediate child died (a django-q2 sentinel) still finds, kills and reaps
+    the workers that child left behind.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap(pids: list[int]) -> None:
+    """Collect the exit status of those of `pids` that are our (killed) children."""
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def _stat_fields(pid_dir: Path) -> list[str] | None:
@@ -39,6 +59,10 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             stack.append(child)
     return found
+
+
+def zombie_children(pid: int) -> list[int]:
+    return [child for child, (parent, _, state) in _processes().items() if parent == pid and state == "Z"]
 
 
 def group_members(pgid: int) -> list[int]:

@@ -176,3 +176,18 @@ def test_a_lone_qcluster_stops_within_10_s_even_while_a_long_task_runs(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_a_qcluster_whose_sentinel_dies_exits_with_an_error_so_it_is_restarted(
+    transactional_db, settings, media_root
+):
+    process = start_cluster(settings, media_root)
+    try:
+        sentinel = wait_for(lambda: [pid for pid in descendants(process.pid) if len(descendants(pid)) >= 3])
+        os.kill(sentinel[0], signal.SIGKILL)
+        assert process.wait(timeout=STOP_WITHIN_S) != 0
+        assert group_members(process.pid) == []
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

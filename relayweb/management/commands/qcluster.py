@@ -20,11 +20,12 @@ import threading
 import time
 
 from django.conf import settings
+from django.core.management.base import CommandError
 from django_q.cluster import Cluster
 from django_q.conf import logger
 from django_q.management.commands.qcluster import Command as DjangoQCommand
 
-from relayweb.processes import descendants, kill_all
+from relayweb.processes import become_subreaper, descendants, kill_all, reap, zombie_children
 
 
 class Command(DjangoQCommand):
@@ -34,6 +35,7 @@ class Command(DjangoQCommand):
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
         stop_requested = threading.Event()
+        become_subreaper()  # if the sentinel dies, its workers become ours to kill
         cluster = Cluster()  # installs django-q2's signal handlers, replaced next
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop_requested.set())
@@ -42,9 +44,21 @@ class Command(DjangoQCommand):
         except RuntimeError:
             logger.exception("The cluster's sentinel died while starting")
         if not options.get("run_once"):
-            while not stop_requested.wait(0.5) and cluster.sentinel.is_alive():
-                pass
+            watch(cluster, stop_requested)
         shut_down(cluster, settings.RELAY_STOP_GRACE_S)
+        if not (stop_requested.is_set() or options.get("run_once")):
+            # Nobody asked it to stop: fail, so systemd's Restart=on-failure (or make run) restarts it.
+            raise CommandError(f"the cluster's sentinel died (exit code {cluster.sentinel.exitcode})")
+
+
+def watch(cluster: Cluster, stop_requested: threading.Event) -> None:
+    """Until told to stop or the sentinel dies; reaps adopted orphans (a worker killed on timeout
+    can leave, say, an ffmpeg behind) now and then, never the sentinel (multiprocessing's to reap)."""
+    checks = 0
+    while not stop_requested.wait(0.5) and cluster.sentinel.is_alive():
+        checks += 1
+        if checks % 60 == 0:
+            reap([pid for pid in zombie_children(os.getpid()) if pid != cluster.sentinel.pid])
 
 
 def shut_down(cluster: Cluster, grace_s: float) -> None:
@@ -61,4 +75,6 @@ def shut_down(cluster: Cluster, grace_s: float) -> None:
         logger.warning("Tasks still running after %s s: killing the cluster's workers", grace_s)
     kill_all(sorted(leftovers))
     cluster.sentinel.join(timeout=2)
+    # multiprocessing reaps the sentinel; orphaned workers are ours (become_subreaper).
+    reap(sorted(leftovers - {cluster.sentinel.pid}))
     logger.info("Q Cluster %s has stopped.", cluster.name)
