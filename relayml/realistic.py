@@ -8,18 +8,24 @@ the clip rendered again without it, so no unlabelled artifact is left in the aud
 exact spans the events changed, in integer ms; engine, voice and channel are recorded per clip.
 
     python -m relayml.realistic --out var/real --count 200 --seed 0 [--engines espeak,flite,festival,piper]
+        [--format mix] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from relayml import synth
 from relayml.realdata import artifacts, channel, engines, presence
@@ -303,25 +309,55 @@ def record(clip: RealClip, name: str, seed: int) -> dict:
 
 
 def generate(
-    out: Path, count: int, seed: int = 0, engine_names: tuple[str, ...] = engines.ENGINES, fmt: str = "mix"
+    out: Path,
+    count: int,
+    seed: int = 0,
+    engine_names: tuple[str, ...] = engines.ENGINES,
+    fmt: str = "mix",
+    workers: int = 1,
 ) -> list[dict]:
-    """`count` clips written to `out` with `manifest.jsonl`; returns the manifest's records."""
+    """`count` clips written to `out` with `manifest.jsonl`; returns the manifest's records.
+
+    With `workers` > 1 clips are made in forked processes; each clip depends on its seed alone, so
+    the files are the same bytes whatever the number of workers."""
     engines.check_engines(engine_names)
     out.mkdir(parents=True, exist_ok=True)
     seeds = range(seed, seed + count)
+    # One torch thread whatever `workers` is: float sums in another order change a sample's last bit,
+    # which a lossy encoder turns into other bytes. (It also leaves no OpenMP pool to break on fork.)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return write_set(out, seeds, engine_names, fmt, workers)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def write_set(out: Path, seeds: range, engine_names: tuple[str, ...], fmt: str, workers: int) -> list[dict]:
     prefetch(seeds, engine_names)
+    job = partial(build, engine_names=engine_names, fmt=fmt)
     records = []
-    with (out / "manifest.jsonl").open("w") as manifest:
-        for s in seeds:
-            plan = plan_clip(s, engine_names, None if fmt == "mix" else fmt != "lossless")
-            if fmt not in ("mix", "lossless", "lossy"):
-                plan.channel = channel.with_format(plan.channel, fmt, np.random.default_rng([s, 3]))
-            clip = make_clip(s, plan=plan)
-            name = f"clip_{s:05d}.{clip.suffix}"
-            (out / name).write_bytes(clip.data)
-            records.append(record(clip, name, s))
-            manifest.write(json.dumps(records[-1]) + "\n")
+    with (out / "manifest.jsonl").open("w") as manifest, ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            results: Iterator[tuple[str, bytes, dict]] = pool.imap(job, seeds)
+        else:
+            results = map(job, seeds)
+        for name, data, line in results:
+            (out / name).write_bytes(data)
+            records.append(line)
+            manifest.write(json.dumps(line) + "\n")
     return records
+
+
+def build(seed: int, engine_names: tuple[str, ...], fmt: str) -> tuple[str, bytes, dict]:
+    """One clip of a set: its file name, bytes and manifest line."""
+    plan = plan_clip(seed, engine_names, None if fmt == "mix" else fmt != "lossless")
+    if fmt not in ("mix", "lossless", "lossy"):
+        plan.channel = channel.with_format(plan.channel, fmt, np.random.default_rng([seed, 3]))
+    clip = make_clip(seed, plan=plan)
+    name = f"clip_{seed:05d}.{clip.suffix}"
+    return name, clip.data, record(clip, name, seed)
 
 
 def prefetch(seeds: range, engine_names: tuple[str, ...]) -> None:
@@ -350,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engines", default=",".join(engines.ENGINES), help="comma-separated subset")
+    parser.add_argument("--workers", type=int, default=1, help="processes (the files do not depend on it)")
     parser.add_argument(
         "--format", default="mix", choices=["mix", "lossless", "lossy", "wav", "flac", "mp3", "opus", "aac"],
         help="mix: half lossless (WAV/FLAC), half lossy (MP3/Opus/AAC)",
@@ -357,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     names = tuple(name.strip() for name in args.engines.split(",") if name.strip())
     began = time.monotonic()
-    records = generate(args.out, args.count, args.seed, names, args.format)
+    records = generate(args.out, args.count, args.seed, names, args.format, args.workers)
     print(f"wrote {len(records)} clips and manifest.jsonl to {args.out} in {time.monotonic() - began:.0f} s")
     print(summary(records))
 
