@@ -28,8 +28,11 @@ import numpy as np
 import torch
 
 from relayml import synth
+from relayml.events import Event as LabelledEvent
+from relayml.ingest import FEATURES_NAME, process
 from relayml.realdata import artifacts, channel, engines, presence
 from relayml.realdata.artifacts import MS, Event
+from relayml.train import TrainFile
 
 SENTENCES = synth.SENTENCES + (
     "Well, let me check that for you, it will only take a moment.",
@@ -106,7 +109,7 @@ def plan_clip(
         gaps[long_gap] = artifacts.ms(rng.uniform(900, 2500))
     events = place(rng, speech, [(kind, variant) for kind, variant in pairs if kind != "long_pause"])
     if long_gap > 0:
-        events.append(Event("long_pause", "room_tone", long_gap - 1))
+        events.append(Event("long_pause", "", long_gap - 1))  # its variant is the room tone in it
     needs_transport = any(event.stage == "transport" and event.kind == "clipping" for event in events)
     lossy = seed % 2 == 1 if lossy is None else lossy
     chan = chan or channel.draw_channel(np.random.default_rng([seed, 2]), lossy, needs_transport)
@@ -168,20 +171,19 @@ class Timeline:
 def assemble(plan: Plan) -> Timeline:
     """Sentences (cut ones hard in `e`, clean in `r`) and pauses, at a common level, digital zero between."""
     scale = 0.5 / max(float(np.max(np.abs(s))) for s in plan.speech)
-    cuts = {ev.sentence: (i, ev) for i, ev in enumerate(plan.events) if ev.variant in artifacts.CUTS}
+    cuts = {ev.sentence: i for i, ev in enumerate(plan.events) if ev.variant in artifacts.CUTS}
     parts_e, parts_r, starts, speech, gaps, spans, probes = [], [], [], [], [], {}, {}
     cursor = plan.gaps[0]
     gaps.append((0, cursor))
     parts_e.append(np.zeros(cursor, np.float32))
     parts_r.append(parts_e[-1])
     for index, sentence in enumerate(plan.speech):
-        index_and_cut = cuts.get(index)
-        cut = index_and_cut[1] if index_and_cut else None
+        cut = plan.events[cuts[index]] if index in cuts else None
         hard, (a, b), (c, d) = artifacts.edit_sentence(sentence * scale, cut, smooth=False)
         clean, _, _ = artifacts.edit_sentence(sentence * scale, cut, smooth=True)
-        if index_and_cut:
-            spans[index_and_cut[0]] = (cursor + a, cursor + b)
-            probes[index_and_cut[0]] = (cursor + c, cursor + d)
+        if index in cuts:
+            spans[cuts[index]] = (cursor + a, cursor + b)
+            probes[cuts[index]] = (cursor + c, cursor + d)
         starts.append(cursor)
         speech.append((cursor, cursor + len(hard)))
         cursor += len(hard)
@@ -261,11 +263,16 @@ def finish(plan: Plan, t: Timeline, data: bytes, found: dict, lost: set[int]) ->
         engine=plan.voice.engine,
         data=data,
         suffix=channel.suffix(plan.channel),
-        variants=[plan.events[i].describe().split(":", 1)[1] for i in keep],
+        variants=[variant_of(plan, plan.events[i]) for i in keep],
         pauses=[(a // MS, b // MS) for a, b in inner if (a, b) != long_span],
         channel=plan.channel.to_dict(),
         measured=[found[i].to_dict() for i in keep],
     )
+
+
+def variant_of(plan: Plan, event: Event) -> str:
+    """The manifest's variant: a long pause's is the room tone filling it (silence, hiss, pink, hum)."""
+    return plan.channel.room_tone if event.kind == "long_pause" else event.describe().split(":", 1)[1]
 
 
 def make_clip(
@@ -284,7 +291,7 @@ def make_clip(
         if not lost:
             return clip
         for event, stage, verdict in lost:
-            what = {"kind": event.kind, "variant": event.describe().split(":", 1)[1], "lost_at": stage}
+            what = {"kind": event.kind, "variant": variant_of(plan, event), "lost_at": stage}
             dropped.append(what | verdict.to_dict())
         gone = {id(event) for event, _, _ in lost}
         plan.events = [event for event in plan.events if id(event) not in gone]
@@ -358,6 +365,19 @@ def build(seed: int, engine_names: tuple[str, ...], fmt: str) -> tuple[str, byte
     clip = make_clip(seed, plan=plan)
     name = f"clip_{seed:05d}.{clip.suffix}"
     return name, clip.data, record(clip, name, seed)
+
+
+def train_files(folder: Path, records: list[dict]) -> list[TrainFile]:
+    """A written set ingested as uploads are (features cached beside each file): TrainFiles for
+    relayml.train, keyed by file name; `records` (from `generate` or manifest.jsonl) say which."""
+    out = []
+    for line in records:
+        ingested = folder / "ingested" / Path(line["file"]).stem
+        if not (ingested / FEATURES_NAME).exists():
+            process(folder / line["file"], ingested)
+        events = [LabelledEvent(x["artifact_type"], x["start_ms"], x["end_ms"]) for x in line["labels"]]
+        out.append(TrainFile(line["file"], str(ingested / FEATURES_NAME), events, line["duration_ms"]))
+    return out
 
 
 def prefetch(seeds: range, engine_names: tuple[str, ...]) -> None:

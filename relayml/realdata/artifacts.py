@@ -13,7 +13,8 @@ which the two differ, widened to whole milliseconds.
   (after a transport codec, so its flat tops reach the file intact);
 - dropout: `zeroed` (digital silence), `lost_packets` (20 ms frames zeroed at random in a burst),
   `concealed` (lost frames replaced by the previous frame, fading, as packet-loss concealment does);
-- long_pause: a 0.9–2.5 s gap between sentences, filled with the clip's room tone.
+- long_pause: a 0.9–2.5 s gap between sentences, filled with the clip's room tone (digital silence,
+  hiss, pink noise or mains hum: `channel.TONES`), and whatever noise the room adds.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from relayml import synth
+from relayml.realdata.channel import TONES
 
 MS = synth.SAMPLES_PER_MS
 FADE = 2 * MS  # half-width of a clean join's crossfade
 PACKET = 20 * MS
 VARIANTS: dict[str, tuple[str, ...]] = {
     "glitch": ("splice", "dropped_samples", "stutter", "click", "burst"),
-    "long_pause": ("room_tone",),
+    "long_pause": TONES,  # the room tone in the pause, drawn with the channel
     "clipping": ("hard", "soft", "asymmetric"),
     "dropout": ("zeroed", "lost_packets", "concealed"),
 }
