@@ -224,16 +224,7 @@ def render(
     found: dict[int, presence.Presence] = {}
     data = b""
     for stage in STAGES:
-        if stage == "room":
-            t.e, t.r = channel.room(t.e, chan, speech_power), channel.room(t.r, chan, speech_power)
-        elif stage == "transport":
-            if chan.transport:
-                t.e, t.r = channel.codec_leg(t.e, chan.transport), channel.codec_leg(t.r, chan.transport)
-            apply_stage(plan, t, "transport")
-        elif stage == "delivery":
-            gain = 10 ** (chan.peak_dbfs / 20) / max(float(np.max(np.abs(t.e))), 1e-6)
-            data, t.e = channel.deliver(t.e, chan, gain)
-            _, t.r = channel.deliver(t.r, chan, gain)
+        data = advance(stage, plan, t, speech_power) or data
         if trace is not None:
             trace[stage] = (t.e.copy(), t.r.copy())
             trace["spans"] = [(plan.events[i].describe(), t.spans[i]) for i in sorted(t.spans)]
@@ -248,6 +239,23 @@ def render(
                 lost[i] = (stage, verdict)
     clip = finish(plan, t, data, found, set(lost))
     return clip, [(plan.events[i], stage, verdict) for i, (stage, verdict) in lost.items()]
+
+
+def advance(stage: str, plan: Plan, t: Timeline, speech_power: float) -> bytes:
+    """Both versions through one stage (the same draws for each); the delivered file at the last."""
+    chan = plan.channel
+    if stage == "room":
+        t.e, t.r = channel.room(t.e, chan, speech_power), channel.room(t.r, chan, speech_power)
+    elif stage == "transport":
+        if chan.transport:
+            t.e, t.r = channel.codec_leg(t.e, chan.transport), channel.codec_leg(t.r, chan.transport)
+        apply_stage(plan, t, "transport")
+    elif stage == "delivery":
+        gain = 10 ** (chan.peak_dbfs / 20) / max(float(np.max(np.abs(t.e))), 1e-6)
+        data, t.e = channel.deliver(t.e, chan, gain)
+        _, t.r = channel.deliver(t.r, chan, gain)
+        return data
+    return b""
 
 
 def finish(plan: Plan, t: Timeline, data: bytes, found: dict, lost: set[int]) -> RealClip:

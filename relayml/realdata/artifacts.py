@@ -81,9 +81,8 @@ def draw(kind: str, variant: str, rng: np.random.Generator) -> Event:
     elif variant in ("lost_packets", "concealed"):
         p |= {"packets": float(rng.integers(2, 9) if variant == "concealed" else rng.integers(5, 21))}
         p |= {"loss": rng.uniform(0.3, 0.6), "fade": rng.uniform(0.5, 0.85)}
-    length = {"click": p.get("ms", 0), "burst": p.get("ms", 0), "zeroed": p.get("ms", 0)}.get(variant)
     event = Event(kind, variant, sentence=0, params=p)
-    event.length = footprint(event) if length is None else ms(length)
+    event.length = footprint(event)
     return event
 
 
@@ -97,11 +96,9 @@ def footprint(event: Event) -> int:
     p = event.params
     if event.variant in CUTS:
         return int(p.get("skip", 0) + p.get("frame", 0) * (p.get("repeats", 0) + 1)) + 2 * FADE
-    if event.kind == "clipping":
-        return ms(p["ms"])
-    if event.kind == "dropout":
+    if "packets" in p:
         return int(p["packets"]) * PACKET + PACKET  # room to align to the packet grid
-    return 0
+    return ms(p["ms"])  # click, burst, clipping, zeroed
 
 
 # --- cuts: edits of one sentence --------------------------------------------------------------
