@@ -12,7 +12,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relay
 RELAY_EMBEDDED ?= true
 export HOST PORT RELAY_EMBEDDED
 
-APT_PACKAGES := ffmpeg espeak-ng sox libsndfile1 chromium
+# flite and festival (with two voices) are TTS engines for relayml.realistic's training data.
+APT_PACKAGES := ffmpeg espeak-ng sox libsndfile1 chromium flite festival festvox-kallpc16k festvox-us-slt-hts
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install system-deps static migrate lint format test-postgres test-sqlite bench demo clean
@@ -24,7 +25,9 @@ install: system-deps $(VENV)/.installed
 
 system-deps:
 	@missing=""; \
-	for cmd in ffmpeg ffprobe espeak-ng sox chromium; do command -v $$cmd >/dev/null || missing=yes; done; \
+	for cmd in ffmpeg ffprobe espeak-ng sox chromium flite festival; do command -v $$cmd >/dev/null || missing=yes; done; \
+	for voice in english/kal_diphone us/cmu_us_slt_arctic_hts; do \
+	  [ -d /usr/share/festival/voices/$$voice ] || missing=yes; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
@@ -33,7 +36,7 @@ system-deps:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,tts]'
 	touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json

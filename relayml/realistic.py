@@ -8,22 +8,31 @@ the clip rendered again without it, so no unlabelled artifact is left in the aud
 exact spans the events changed, in integer ms; engine, voice and channel are recorded per clip.
 
     python -m relayml.realistic --out var/real --count 200 --seed 0 [--engines espeak,flite,festival,piper]
+        [--format mix] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from relayml import synth
+from relayml.events import Event as LabelledEvent
+from relayml.ingest import FEATURES_NAME, process
 from relayml.realdata import artifacts, channel, engines, presence
 from relayml.realdata.artifacts import MS, Event
+from relayml.train import TrainFile
 
 SENTENCES = synth.SENTENCES + (
     "Well, let me check that for you, it will only take a moment.",
@@ -100,7 +109,7 @@ def plan_clip(
         gaps[long_gap] = artifacts.ms(rng.uniform(900, 2500))
     events = place(rng, speech, [(kind, variant) for kind, variant in pairs if kind != "long_pause"])
     if long_gap > 0:
-        events.append(Event("long_pause", "room_tone", long_gap - 1))
+        events.append(Event("long_pause", "", long_gap - 1))  # its variant is the room tone in it
     needs_transport = any(event.stage == "transport" and event.kind == "clipping" for event in events)
     lossy = seed % 2 == 1 if lossy is None else lossy
     chan = chan or channel.draw_channel(np.random.default_rng([seed, 2]), lossy, needs_transport)
@@ -162,20 +171,19 @@ class Timeline:
 def assemble(plan: Plan) -> Timeline:
     """Sentences (cut ones hard in `e`, clean in `r`) and pauses, at a common level, digital zero between."""
     scale = 0.5 / max(float(np.max(np.abs(s))) for s in plan.speech)
-    cuts = {ev.sentence: (i, ev) for i, ev in enumerate(plan.events) if ev.variant in artifacts.CUTS}
+    cuts = {ev.sentence: i for i, ev in enumerate(plan.events) if ev.variant in artifacts.CUTS}
     parts_e, parts_r, starts, speech, gaps, spans, probes = [], [], [], [], [], {}, {}
     cursor = plan.gaps[0]
     gaps.append((0, cursor))
     parts_e.append(np.zeros(cursor, np.float32))
     parts_r.append(parts_e[-1])
     for index, sentence in enumerate(plan.speech):
-        index_and_cut = cuts.get(index)
-        cut = index_and_cut[1] if index_and_cut else None
+        cut = plan.events[cuts[index]] if index in cuts else None
         hard, (a, b), (c, d) = artifacts.edit_sentence(sentence * scale, cut, smooth=False)
         clean, _, _ = artifacts.edit_sentence(sentence * scale, cut, smooth=True)
-        if index_and_cut:
-            spans[index_and_cut[0]] = (cursor + a, cursor + b)
-            probes[index_and_cut[0]] = (cursor + c, cursor + d)
+        if index in cuts:
+            spans[cuts[index]] = (cursor + a, cursor + b)
+            probes[cuts[index]] = (cursor + c, cursor + d)
         starts.append(cursor)
         speech.append((cursor, cursor + len(hard)))
         cursor += len(hard)
@@ -216,16 +224,7 @@ def render(
     found: dict[int, presence.Presence] = {}
     data = b""
     for stage in STAGES:
-        if stage == "room":
-            t.e, t.r = channel.room(t.e, chan, speech_power), channel.room(t.r, chan, speech_power)
-        elif stage == "transport":
-            if chan.transport:
-                t.e, t.r = channel.codec_leg(t.e, chan.transport), channel.codec_leg(t.r, chan.transport)
-            apply_stage(plan, t, "transport")
-        elif stage == "delivery":
-            gain = 10 ** (chan.peak_dbfs / 20) / max(float(np.max(np.abs(t.e))), 1e-6)
-            data, t.e = channel.deliver(t.e, chan, gain)
-            _, t.r = channel.deliver(t.r, chan, gain)
+        data = advance(stage, plan, t, speech_power) or data
         if trace is not None:
             trace[stage] = (t.e.copy(), t.r.copy())
             trace["spans"] = [(plan.events[i].describe(), t.spans[i]) for i in sorted(t.spans)]
@@ -242,6 +241,23 @@ def render(
     return clip, [(plan.events[i], stage, verdict) for i, (stage, verdict) in lost.items()]
 
 
+def advance(stage: str, plan: Plan, t: Timeline, speech_power: float) -> bytes:
+    """Both versions through one stage (the same draws for each); the delivered file at the last."""
+    chan = plan.channel
+    if stage == "room":
+        t.e, t.r = channel.room(t.e, chan, speech_power), channel.room(t.r, chan, speech_power)
+    elif stage == "transport":
+        if chan.transport:
+            t.e, t.r = channel.codec_leg(t.e, chan.transport), channel.codec_leg(t.r, chan.transport)
+        apply_stage(plan, t, "transport")
+    elif stage == "delivery":
+        gain = 10 ** (chan.peak_dbfs / 20) / max(float(np.max(np.abs(t.e))), 1e-6)
+        data, t.e = channel.deliver(t.e, chan, gain)
+        _, t.r = channel.deliver(t.r, chan, gain)
+        return data
+    return b""
+
+
 def finish(plan: Plan, t: Timeline, data: bytes, found: dict, lost: set[int]) -> RealClip:
     keep = sorted((i for i in t.spans if i not in lost), key=lambda i: t.spans[i][0])
     labels = [synth.Label(plan.events[i].kind, t.spans[i][0] // MS, -(-t.spans[i][1] // MS)) for i in keep]
@@ -255,11 +271,16 @@ def finish(plan: Plan, t: Timeline, data: bytes, found: dict, lost: set[int]) ->
         engine=plan.voice.engine,
         data=data,
         suffix=channel.suffix(plan.channel),
-        variants=[plan.events[i].describe().split(":", 1)[1] for i in keep],
+        variants=[variant_of(plan, plan.events[i]) for i in keep],
         pauses=[(a // MS, b // MS) for a, b in inner if (a, b) != long_span],
         channel=plan.channel.to_dict(),
         measured=[found[i].to_dict() for i in keep],
     )
+
+
+def variant_of(plan: Plan, event: Event) -> str:
+    """The manifest's variant: a long pause's is the room tone filling it (silence, hiss, pink, hum)."""
+    return plan.channel.room_tone if event.kind == "long_pause" else event.describe().split(":", 1)[1]
 
 
 def make_clip(
@@ -278,7 +299,7 @@ def make_clip(
         if not lost:
             return clip
         for event, stage, verdict in lost:
-            what = {"kind": event.kind, "variant": event.describe().split(":", 1)[1], "lost_at": stage}
+            what = {"kind": event.kind, "variant": variant_of(plan, event), "lost_at": stage}
             dropped.append(what | verdict.to_dict())
         gone = {id(event) for event, _, _ in lost}
         plan.events = [event for event in plan.events if id(event) not in gone]
@@ -303,25 +324,68 @@ def record(clip: RealClip, name: str, seed: int) -> dict:
 
 
 def generate(
-    out: Path, count: int, seed: int = 0, engine_names: tuple[str, ...] = engines.ENGINES, fmt: str = "mix"
+    out: Path,
+    count: int,
+    seed: int = 0,
+    engine_names: tuple[str, ...] = engines.ENGINES,
+    fmt: str = "mix",
+    workers: int = 1,
 ) -> list[dict]:
-    """`count` clips written to `out` with `manifest.jsonl`; returns the manifest's records."""
+    """`count` clips written to `out` with `manifest.jsonl`; returns the manifest's records.
+
+    With `workers` > 1 clips are made in forked processes; each clip depends on its seed alone, so
+    the files are the same bytes whatever the number of workers."""
     engines.check_engines(engine_names)
     out.mkdir(parents=True, exist_ok=True)
     seeds = range(seed, seed + count)
+    # One torch thread whatever `workers` is: float sums in another order change a sample's last bit,
+    # which a lossy encoder turns into other bytes. (It also leaves no OpenMP pool to break on fork.)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return write_set(out, seeds, engine_names, fmt, workers)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def write_set(out: Path, seeds: range, engine_names: tuple[str, ...], fmt: str, workers: int) -> list[dict]:
     prefetch(seeds, engine_names)
+    job = partial(build, engine_names=engine_names, fmt=fmt)
     records = []
-    with (out / "manifest.jsonl").open("w") as manifest:
-        for s in seeds:
-            plan = plan_clip(s, engine_names, None if fmt == "mix" else fmt != "lossless")
-            if fmt not in ("mix", "lossless", "lossy"):
-                plan.channel = channel.with_format(plan.channel, fmt, np.random.default_rng([s, 3]))
-            clip = make_clip(s, plan=plan)
-            name = f"clip_{s:05d}.{clip.suffix}"
-            (out / name).write_bytes(clip.data)
-            records.append(record(clip, name, s))
-            manifest.write(json.dumps(records[-1]) + "\n")
+    with (out / "manifest.jsonl").open("w") as manifest, ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            results: Iterator[tuple[str, bytes, dict]] = pool.imap(job, seeds)
+        else:
+            results = map(job, seeds)
+        for name, data, line in results:
+            (out / name).write_bytes(data)
+            records.append(line)
+            manifest.write(json.dumps(line) + "\n")
     return records
+
+
+def build(seed: int, engine_names: tuple[str, ...], fmt: str) -> tuple[str, bytes, dict]:
+    """One clip of a set: its file name, bytes and manifest line."""
+    plan = plan_clip(seed, engine_names, None if fmt == "mix" else fmt != "lossless")
+    if fmt not in ("mix", "lossless", "lossy"):
+        plan.channel = channel.with_format(plan.channel, fmt, np.random.default_rng([seed, 3]))
+    clip = make_clip(seed, plan=plan)
+    name = f"clip_{seed:05d}.{clip.suffix}"
+    return name, clip.data, record(clip, name, seed)
+
+
+def train_files(folder: Path, records: list[dict]) -> list[TrainFile]:
+    """A written set ingested as uploads are (features cached beside each file): TrainFiles for
+    relayml.train, keyed by file name; `records` (from `generate` or manifest.jsonl) say which."""
+    out = []
+    for line in records:
+        ingested = folder / "ingested" / Path(line["file"]).stem
+        if not (ingested / FEATURES_NAME).exists():
+            process(folder / line["file"], ingested)
+        events = [LabelledEvent(x["artifact_type"], x["start_ms"], x["end_ms"]) for x in line["labels"]]
+        out.append(TrainFile(line["file"], str(ingested / FEATURES_NAME), events, line["duration_ms"]))
+    return out
 
 
 def prefetch(seeds: range, engine_names: tuple[str, ...]) -> None:
@@ -350,6 +414,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engines", default=",".join(engines.ENGINES), help="comma-separated subset")
+    parser.add_argument("--workers", type=int, default=1, help="processes (the files do not depend on it)")
     parser.add_argument(
         "--format", default="mix", choices=["mix", "lossless", "lossy", "wav", "flac", "mp3", "opus", "aac"],
         help="mix: half lossless (WAV/FLAC), half lossy (MP3/Opus/AAC)",
@@ -357,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     names = tuple(name.strip() for name in args.engines.split(",") if name.strip())
     began = time.monotonic()
-    records = generate(args.out, args.count, args.seed, names, args.format)
+    records = generate(args.out, args.count, args.seed, names, args.format, args.workers)
     print(f"wrote {len(records)} clips and manifest.jsonl to {args.out} in {time.monotonic() - began:.0f} s")
     print(summary(records))
 

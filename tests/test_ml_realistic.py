@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from relayml import realistic, synth
-from relayml.ingest import normalize
 from relayml.realdata import engines
 from relayml.realdata.artifacts import FADE, PACKET
 from relayml.realdata.channel import Channel
@@ -22,6 +21,7 @@ EVERY_VARIANT = [
 CHANNELS = {
     "dry": Channel(seed=1),
     "room tone (hum)": Channel(seed=2, room_tone="hum", room_tone_dbfs=-55),
+    "room tone (pink)": Channel(seed=12, room_tone="pink", room_tone_dbfs=-50),
     "reverb": Channel(seed=3, rt60_s=0.4, direct_to_reverb_db=6),
     "white noise at 10 dB": Channel(seed=4, noise="white", snr_db=10),
     "pink noise at 15 dB": Channel(seed=5, noise="pink", snr_db=15),
@@ -36,13 +36,14 @@ LOSSY_STAGES = {"an Opus 16 kbps call leg": "transport"}
 
 
 @pytest.fixture(scope="module")
-def rendered() -> dict[str, tuple[realistic.RealClip, dict]]:
+def rendered() -> dict[str, tuple[realistic.RealClip, dict, int]]:
     """One clip per channel, every variant in it; the engines take turns."""
     out = {}
     for index, (name, chan) in enumerate(CHANNELS.items()):
         trace: dict = {}
         plan = realistic.plan_clip(20 + index, wanted=EVERY_VARIANT, chan=chan)
-        out[name] = (realistic.make_clip(0, plan=plan, trace=trace), trace)
+        planned = len(plan.events)
+        out[name] = (realistic.make_clip(0, plan=plan, trace=trace), trace, planned)
     return out
 
 
@@ -65,14 +66,14 @@ def lossy_from(name: str) -> int:
 
 @pytest.mark.parametrize("name", CHANNELS)
 def test_every_event_survives_the_channel_and_is_labelled(rendered, name):
-    clip, _ = rendered[name]
+    clip, _, planned = rendered[name]
     # A cut that happens to join matching points is no glitch: the check drops it at the source.
     # Only a lossy codec may hide an event (a join or a quiet concealed packet under its noise).
     codecs = {"transport"} if CHANNELS[name].transport else set()
     codecs |= {"delivery"} if CHANNELS[name].delivery not in ("wav", "flac") else set()
     assert {x["lost_at"] for x in clip.dropped} <= {"source", *codecs}
     assert all(x["kind"] == "glitch" for x in clip.dropped if x["lost_at"] == "source")
-    assert len(clip.labels) >= 9  # some may not fit in a short voice's sentences
+    assert len(clip.labels) + len(clip.dropped) == planned >= 9  # a short voice may not fit all 11
     assert {label.artifact_type for label in clip.labels} == set(synth.ARTIFACT_TYPES)
 
 
@@ -81,7 +82,7 @@ def test_every_event_survives_the_channel_and_is_labelled(rendered, name):
 def test_after_each_stage_the_audio_differs_from_its_clean_rendering_only_inside_the_labels(
     rendered, name, stage
 ):
-    clip, trace = rendered[name]
+    clip, trace, _ = rendered[name]
     e, r = trace[stage]
     d = (e - r).astype(np.float64)
     chan = CHANNELS[name]
@@ -110,7 +111,7 @@ def test_after_each_stage_the_audio_differs_from_its_clean_rendering_only_inside
 
 @pytest.mark.parametrize("name", CHANNELS)
 def test_long_pauses_stay_quiet_and_natural_pauses_are_short_and_unlabelled(rendered, name):
-    clip, trace = rendered[name]
+    clip, trace, _ = rendered[name]
     frames = 10 * np.log10(windows_rms(clip.audio, 10 * MS) ** 2 + 1e-12)
     pauses = [label for label in clip.labels if label.artifact_type == "long_pause"]
     assert len(pauses) == 1 and pauses[0].end_ms - pauses[0].start_ms >= 900
@@ -131,7 +132,7 @@ def spans_of(clip: realistic.RealClip, variant: str) -> list[tuple[int, int]]:
 
 
 def test_on_a_dry_channel_each_variant_has_its_own_signature(rendered):
-    clip, trace = rendered["dry"]
+    clip, trace, _ = rendered["dry"]
     e, r = trace["delivery"]
     ((start, end),) = spans_of(clip, "stutter")
     assert not np.allclose(e[start:end], r[start:end])
@@ -187,9 +188,9 @@ def test_an_event_the_channel_erases_is_dropped_and_leaves_no_trace():
 
 def test_the_same_seed_gives_the_same_file_and_labels_engines_included():
     for seed in (3, 5):  # Piper, then flite; both delivered lossy (odd seeds)
-        engines._cache.clear()
+        engines.clear_cache()
         first = realistic.make_clip(seed)
-        engines._cache.clear()
+        engines.clear_cache()
         again = realistic.make_clip(seed)
         assert first.suffix in ("mp3", "ogg", "m4a")
         assert first.data == again.data and len(first.data) > 1000
@@ -216,15 +217,18 @@ def test_a_missing_engine_is_named_with_the_command_that_installs_it(monkeypatch
         engines.check_engines(["mbrola"])
 
 
-def test_the_command_line_writes_a_mixed_set_and_a_manifest_per_clip(tmp_path, capsys):
+def test_the_command_line_writes_a_mixed_set_that_ingests_into_training_files(tmp_path, capsys):
     realistic.main(["--out", str(tmp_path), "--count", "4", "--seed", "40", "--engines", "espeak,flite"])
     records = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
     assert [r["engine"] for r in records] == ["espeak", "flite", "espeak", "flite"]
     assert [r["format"] in ("wav", "flac") for r in records] == [True, False, True, False]
-    for record in records:
-        result = normalize(tmp_path / record["file"], tmp_path / "ingested" / record["file"])
-        assert abs(result.duration_ms - record["duration_ms"]) < 80  # AAC pads its last frame
+    for record, train_file in zip(records, realistic.train_files(tmp_path, records), strict=True):
         assert record["voice"] in engines.ENGINE_VOICES[record["engine"]]
+        frames = len(np.load(train_file.features_path))
+        assert abs(frames * 10 - record["duration_ms"]) < 80  # 10 ms frames; AAC pads its last one
+        assert [(x.start_ms, x.end_ms) for x in train_file.events] == [
+            (x["start_ms"], x["end_ms"]) for x in record["labels"]
+        ]
         for label in record["labels"]:
             assert 0 <= label["start_ms"] < label["end_ms"] <= record["duration_ms"]
             assert label["variant"].split("@")[0] in realistic.artifacts.VARIANTS[label["artifact_type"]]

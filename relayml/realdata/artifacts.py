@@ -13,7 +13,8 @@ which the two differ, widened to whole milliseconds.
   (after a transport codec, so its flat tops reach the file intact);
 - dropout: `zeroed` (digital silence), `lost_packets` (20 ms frames zeroed at random in a burst),
   `concealed` (lost frames replaced by the previous frame, fading, as packet-loss concealment does);
-- long_pause: a 0.9–2.5 s gap between sentences, filled with the clip's room tone.
+- long_pause: a 0.9–2.5 s gap between sentences, filled with the clip's room tone (digital silence,
+  hiss, pink noise or mains hum: `channel.TONES`), and whatever noise the room adds.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from relayml import synth
+from relayml.realdata.channel import TONES
 
 MS = synth.SAMPLES_PER_MS
 FADE = 2 * MS  # half-width of a clean join's crossfade
 PACKET = 20 * MS
 VARIANTS: dict[str, tuple[str, ...]] = {
     "glitch": ("splice", "dropped_samples", "stutter", "click", "burst"),
-    "long_pause": ("room_tone",),
+    "long_pause": TONES,  # the room tone in the pause, drawn with the channel
     "clipping": ("hard", "soft", "asymmetric"),
     "dropout": ("zeroed", "lost_packets", "concealed"),
 }
@@ -79,9 +81,8 @@ def draw(kind: str, variant: str, rng: np.random.Generator) -> Event:
     elif variant in ("lost_packets", "concealed"):
         p |= {"packets": float(rng.integers(2, 9) if variant == "concealed" else rng.integers(5, 21))}
         p |= {"loss": rng.uniform(0.3, 0.6), "fade": rng.uniform(0.5, 0.85)}
-    length = {"click": p.get("ms", 0), "burst": p.get("ms", 0), "zeroed": p.get("ms", 0)}.get(variant)
     event = Event(kind, variant, sentence=0, params=p)
-    event.length = footprint(event) if length is None else ms(length)
+    event.length = footprint(event)
     return event
 
 
@@ -95,11 +96,9 @@ def footprint(event: Event) -> int:
     p = event.params
     if event.variant in CUTS:
         return int(p.get("skip", 0) + p.get("frame", 0) * (p.get("repeats", 0) + 1)) + 2 * FADE
-    if event.kind == "clipping":
-        return ms(p["ms"])
-    if event.kind == "dropout":
+    if "packets" in p:
         return int(p["packets"]) * PACKET + PACKET  # room to align to the packet grid
-    return 0
+    return ms(p["ms"])  # click, burst, clipping, zeroed
 
 
 # --- cuts: edits of one sentence --------------------------------------------------------------

@@ -100,6 +100,11 @@ def piper_model() -> Path:
 _cache: dict[tuple[Voice, str], np.ndarray] = {}
 
 
+def clear_cache() -> None:
+    """Forget every rendering (so the next render runs the engine again)."""
+    _cache.clear()
+
+
 def render(voice: Voice, texts: list[str]) -> list[np.ndarray]:
     """Each text spoken by `voice`: float32 at 16 kHz, silence trimmed, ending on the ms grid.
 

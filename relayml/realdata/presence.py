@@ -113,7 +113,7 @@ def stand_out_db(seg_d: np.ndarray, d: np.ndarray, away: np.ndarray) -> float:
     usable = window_rms(away.astype(np.float32), width) == 1.0  # windows wholly away from events
     background = window_rms(d, width)[usable]
     floor = float(np.percentile(background, 99)) if len(background) else 0.0
-    return -FLOOR if floor <= 0 else 20 * float(np.log10(max(peak, 1e-12) / floor))
+    return -FLOOR if floor <= 0 else min(-FLOOR, 20 * float(np.log10(max(peak, 1e-12) / floor)))
 
 
 def frame_db(audio: np.ndarray) -> np.ndarray:
