@@ -7,6 +7,7 @@ checked in test_shipped_base_model.
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pytest
@@ -141,3 +142,15 @@ def test_the_dataset_page_offers_the_builtin_model_as_a_starting_point(base, cli
     client.force_login(factories.make_user(team, "ada"))
     page = client.get(f"/datasets/{dataset.id}/").content.decode()
     assert f'<option value="{base.id}" selected>Relay base detector v1</option>' in page
+
+
+def test_relays_own_base_detector_ships_intact_and_migrate_installs_it():
+    shipped = builtin.BUILTINS[0]
+    card = shipped.card()
+    assert hashlib.sha256(shipped.path.read_bytes()).hexdigest() == card["sha256"]
+    model = DetectorModel.objects.get(pk=shipped.id)  # registered by migrate, like on a fresh install
+    assert model.is_builtin and model.artifact_types == TYPES and model.metrics == card["metrics"]
+    # Its card says how it was built and how it did on engines it never heard.
+    assert card["command"].startswith("python -m relayml.basemodel")
+    assert set(card["held_out"]["per_type"]) == set(TYPES) and card["held_out"]["engines"] == ["piper"]
+    assert Detector.load(shipped.path).artifact_types == TYPES

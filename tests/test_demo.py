@@ -8,6 +8,7 @@ from django.core.management import call_command
 from datasets.models import Annotation, AudioFile, Dataset
 from relayweb.models import ApiKey
 from tests.conftest import api_client
+from training.builtin import BUILTINS
 from training.models import DetectorModel
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,9 @@ def test_relay_demo_fills_a_team_with_ready_annotated_audio_and_trains_a_model(c
     model = DetectorModel.objects.get(team__name="Demo")
     assert model.dataset_id == dataset.id and model.training_job.status == "completed"
     assert "training completed" in output
+    # The demo's model starts from Relay's built-in base detector, so it is good from little data.
+    assert model.config["base_model_id"] == str(BUILTINS[0].id)
+    assert "from Relay base detector v1" in output
 
     call_command("relay_demo", "--files", "1", "--sentences", "2", "--epochs", "0")  # again: afresh
     assert Dataset.objects.filter(team__name="Demo").count() == 1
