@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import pytest
 import requests
 from django_q.tasks import async_task
 
-from relayweb.processes import descendants, group_members, kill_all
+from relayweb.processes import descendants, free_port, group_members, kill_all
 from tests.conftest import ROOT, database_url_for_subprocess, start_cluster, wait_for
 
 pytestmark = [pytest.mark.worker]
@@ -26,14 +25,6 @@ def mark_and_sleep(marker: str, seconds: float) -> None:
     """A long task: tells the test it has started, then keeps its worker busy."""
     Path(marker).write_text(str(os.getpid()))
     time.sleep(seconds)
-
-
-def free_port() -> int:
-    for port in range(8100, 8200):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise AssertionError("no free port in 8100-8199")
 
 
 def healthy(base_url: str) -> bool:
