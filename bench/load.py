@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import machine_summary, write_section  # noqa: E402
+from relayweb.processes import descendants, free_port  # noqa: E402
 
 AUDIO_ROWS, JOB_FILES, DETECTIONS_PER_FILE, DATASETS = 200, 500, 4, 10
 TYPES = ["glitch", "long_pause", "clipping", "dropout"]
@@ -120,8 +120,6 @@ def seed() -> tuple[str, dict[str, str]]:
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by `pid`'s descendants: the server's share of the machine."""
-    from relayweb.processes import descendants
-
     total = 0
     for child in descendants(pid):
         try:
@@ -183,14 +181,6 @@ def drive(url: str, key: str, endpoint: str, rate: int, seconds: float) -> Level
             time.sleep(max(0.0, due - time.perf_counter()))
             pool.submit(one, due)
     return level
-
-
-def free_port() -> int:
-    for port in range(8100, 8200):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port in 8100-8199")
 
 
 def wait_healthy(base_url: str, timeout: float = 120) -> None:

@@ -1,7 +1,9 @@
-"""The sign-in page, with failed attempts throttled per username and address.
+"""Failed sign-ins throttled per username and address, for every sign-in form.
 
-Counts live in the "shared" cache, so every web process on the machine sees the same count. Once
-the limit is reached the password is not even checked until the window has passed.
+The authentication backend enforces it (the dashboard's and the admin's sign-in pages both go
+through it): once a username has failed RELAY_LOGIN_ATTEMPTS times from one address within
+RELAY_LOGIN_WINDOW_S, its password is not even checked until the window has passed. The dashboard's
+page also says how long to wait. Counts live in the "shared" cache, seen by every web process.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
+from django.core.exceptions import PermissionDenied
 
 
 class FailedSignIns:
-    def __init__(self, request):
-        username = request.POST.get("username", "").strip().lower()
+    def __init__(self, request, username: str | None):
         address = request.META.get("REMOTE_ADDR", "")
         # Hashed: cache keys must be short and safe whatever the user typed.
-        digest = hashlib.sha256(f"{username}\0{address}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{(username or '').strip().lower()}\0{address}".encode()).hexdigest()
         self.key = f"login-failures:{digest}"
         self.cache = caches["shared"]
 
@@ -43,6 +46,21 @@ class FailedSignIns:
         self.cache.delete(self.key)
 
 
+class ThrottledModelBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:  # not a sign-in form (e.g. a management command): nothing to throttle
+            return super().authenticate(request, username, password, **kwargs)
+        failures = FailedSignIns(request, username)
+        if failures.seconds_to_wait():
+            raise PermissionDenied  # ends authentication here: no backend checks the password
+        user = super().authenticate(request, username, password, **kwargs)
+        if user is None:
+            failures.record()
+        else:
+            failures.clear()
+        return user
+
+
 def wait_message(seconds: int) -> str:
     minutes = math.ceil(seconds / 60)
     unit = "minute" if minutes == 1 else "minutes"
@@ -53,19 +71,10 @@ class ThrottledLoginView(auth_views.LoginView):
     template_name = "relayweb/login.html"
 
     def post(self, request, *args, **kwargs):
-        self.failures = FailedSignIns(request)
-        wait = self.failures.seconds_to_wait()
+        wait = FailedSignIns(request, request.POST.get("username")).seconds_to_wait()
         if wait:
             context = self.get_context_data(throttled=wait_message(wait))
             response = self.render_to_response(context, status=429)
             response["Retry-After"] = str(wait)
             return response
         return super().post(request, *args, **kwargs)
-
-    def form_valid(self, form):
-        self.failures.clear()
-        return super().form_valid(form)
-
-    def form_invalid(self, form):
-        self.failures.record()
-        return super().form_invalid(form)

@@ -1,4 +1,4 @@
-"""Finding, killing and reaping a process's descendants and a process group's members (Linux /proc)."""
+"""Local processes (Linux /proc): descendants, process groups, killing and reaping; a free port."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
@@ -74,3 +75,12 @@ def kill_all(pids: list[int], signum: int = signal.SIGKILL) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
+
+
+def free_port(first: int = 8100, last: int = 8199) -> int:
+    """A port on 127.0.0.1 in [first, last] nothing listens on (the range this machine gives us)."""
+    for port in range(first, last + 1):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError(f"no free port in {first}-{last}")

@@ -26,8 +26,8 @@ def ada(team):
     return factories.make_user(team, "ada")
 
 
-def sign_in(password: str, username: str = "ada", address: str = "10.0.0.1"):
-    return Client(REMOTE_ADDR=address).post("/login/", {"username": username, "password": password})
+def sign_in(password: str, username: str = "ada", address: str = "10.0.0.1", page: str = "/login/"):
+    return Client(REMOTE_ADDR=address).post(page, {"username": username, "password": password})
 
 
 def test_after_five_failures_the_form_says_to_wait_even_with_the_right_password(ada, settings):
@@ -68,3 +68,14 @@ def test_the_wait_ends_with_the_window(ada, settings):
     assert throttled.status_code == 429
     time.sleep(int(throttled["Retry-After"]) + 0.1)
     assert sign_in(PASSWORD).status_code == 302
+
+
+def test_the_admin_sign_in_page_is_throttled_too(team):
+    admin = factories.make_user(team, "root")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    for _ in range(5):
+        assert sign_in("wrong", username="root", page="/admin/login/").status_code == 200
+    refused = sign_in(PASSWORD, username="root", page="/admin/login/")
+    assert refused.status_code == 200 and "_auth_user_id" not in refused.wsgi_request.session
+    assert sign_in(PASSWORD, username="root", address="10.0.0.2", page="/admin/login/").status_code == 302

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +14,7 @@ import pytest
 import requests
 from django_q.tasks import async_task
 
-from relayweb.processes import descendants, group_members, kill_all
+from relayweb.processes import descendants, free_port, group_members, kill_all
 from tests.conftest import ROOT, database_url_for_subprocess, start_cluster, wait_for
 
 pytestmark = [pytest.mark.worker]
@@ -26,14 +26,6 @@ def mark_and_sleep(marker: str, seconds: float) -> None:
     """A long task: tells the test it has started, then keeps its worker busy."""
     Path(marker).write_text(str(os.getpid()))
     time.sleep(seconds)
-
-
-def free_port() -> int:
-    for port in range(8100, 8200):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise AssertionError("no free port in 8100-8199")
 
 
 def healthy(base_url: str) -> bool:
@@ -191,3 +183,28 @@ def test_a_qcluster_whose_sentinel_dies_exits_with_an_error_so_it_is_restarted(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def supervisor_module():
+    spec = importlib.util.spec_from_file_location("relay_serve", ROOT / "scripts" / "serve.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_child_that_keeps_crashing_waits_1_2_4_seconds_and_back_to_1_after_running_a_minute():
+    serve = supervisor_module()
+    child = serve.Child("crasher", [sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ))
+    delays = []
+    child.start()
+    for ran_for in (0.0, 0.0, 0.0, serve.STABLE_AFTER_S, 0.0):
+        child.process.wait(timeout=30)
+        now = child.started_at + ran_for
+        child.check(now)  # notices the exit and schedules the restart
+        delays.append(child.restart_at - now)
+        restarted_at = child.restart_at
+        child.check(restarted_at)  # the back-off has passed: started again
+        assert child.process is not None and child.restart_at is None
+    child.process.wait(timeout=30)
+    assert delays == [1.0, 2.0, 4.0, 1.0, 2.0]
