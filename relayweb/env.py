@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -19,6 +20,20 @@ SECRET_KEY_FILE = "secret_key"
 
 class ConfigError(ImproperlyConfigured):
     """A setting's value is unusable; manage.py prints the message alone and exits."""
+
+
+def settings_or_exit() -> None:
+    """Load Relay's settings now; on a bad environment, print why and exit (no traceback).
+
+    manage.py, scripts/serve.py and gunicorn's master call it before starting anything.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relayweb.settings")
+    from django.conf import settings
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 (loads the settings, which read the environment)
+    except ConfigError as error:
+        sys.exit(f"Relay cannot start: {error}")
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -7,7 +7,7 @@ each serve more than one thread per process would, in less memory.
 
 import os
 
-from relayweb.env import env_int
+from relayweb.env import env_int, settings_or_exit
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
@@ -25,3 +25,8 @@ proc_name = "relay-web"
 # gunicorn 24+ opens a control socket at ~/.gunicorn/gunicorn.ctl, shared by every gunicorn the user
 # runs; Relay does not use it.
 control_socket_disable = True
+
+
+def on_starting(server) -> None:
+    """A bad environment stops the master with its reason, not a traceback from every worker."""
+    settings_or_exit()

@@ -93,15 +93,9 @@ def children(python: str, env: dict[str, str]) -> list[Child]:
 def check_settings() -> None:
     """Stop at once, with the reason, on a bad environment, rather than restart children forever."""
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relayweb.settings")
-    from django.conf import settings
+    from relayweb.env import settings_or_exit
 
-    from relayweb.env import ConfigError
-
-    try:
-        settings.INSTALLED_APPS  # noqa: B018 (loads the settings, which read the environment)
-    except ConfigError as error:
-        sys.exit(f"Relay cannot start: {error}")
+    settings_or_exit()
 
 
 def stop_all(group: list[Child]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from relayweb.env import ConfigError, env_bool, env_int, stored_secret_key
+from relayweb.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # What decides the mode; each test states the ones it wants.
@@ -37,6 +38,21 @@ def test_production_without_a_secret_key_refuses_to_start_and_says_why(tmp_path)
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_gunicorn_without_a_secret_key_stops_with_the_reason_instead_of_booting_workers(tmp_path):
+    base = {k: v for k, v in os.environ.items() if k not in MODE_VARIABLES}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "relayweb/gunicorn_conf.py"],
+        cwd=ROOT,
+        env={**base, "RELAY_DATA_DIR": str(tmp_path), "PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Relay cannot start: SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr and "Booting worker" not in result.stderr
 
 
 def test_a_given_secret_key_is_used_as_is(tmp_path):
