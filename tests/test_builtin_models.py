@@ -149,8 +149,17 @@ def test_relays_own_base_detector_ships_intact_and_migrate_installs_it():
     card = shipped.card()
     assert hashlib.sha256(shipped.path.read_bytes()).hexdigest() == card["sha256"]
     model = DetectorModel.objects.get(pk=shipped.id)  # registered by migrate, like on a fresh install
-    assert model.is_builtin and model.artifact_types == TYPES and model.metrics == card["metrics"]
+    assert model.is_builtin and model.artifact_types == TYPES
+    assert model.metrics == {**card["metrics"], "held_out": card["held_out"]}
     # Its card says how it was built and how it did on engines it never heard.
     assert card["command"].startswith("python -m relayml.basemodel")
     assert set(card["held_out"]["per_type"]) == set(TYPES) and card["held_out"]["engines"] == ["piper"]
     assert Detector.load(shipped.path).artifact_types == TYPES
+
+
+def test_the_builtin_models_page_shows_its_figures_on_an_engine_it_never_heard(client, team):
+    client.force_login(factories.make_user(team, "ada"))
+    page = client.get(f"/models/{builtin.BUILTINS[0].id}/").content.decode()
+    held_out = builtin.BUILTINS[0].card()["held_out"]
+    assert 'id="held-out"' in page and "piper" in page
+    assert f"<strong>{held_out['overall']['f1']}</strong>" in page

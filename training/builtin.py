@@ -80,7 +80,8 @@ def install() -> list[DetectorModel]:
                 "name": builtin.name,
                 "artifact_types": card["artifact_types"],
                 "config": card["config"],
-                "metrics": card["metrics"],
+                # Validation metrics, and how it did on engines it never heard (the honest figure).
+                "metrics": {**card["metrics"], "held_out": card.get("held_out") or {}},
                 "file_path": PREFIX + builtin.filename,
                 "size_bytes": builtin.path.stat().st_size,
             },
