@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -255,9 +253,10 @@ def record_failure(audio_id, message: str) -> None:
 
 def expire_unused_uploads() -> int:
     """Upload URLs never used before they expired leave rows with no bytes: remove them."""
-    limit = timezone.now() - timedelta(seconds=settings.RELAY_UPLOAD_URL_EXPIRES + 60)
     unused = AudioFile.objects.filter(
-        processing_status=ProcessingStatus.PENDING, original_path="", created_at__lt=limit
+        processing_status=ProcessingStatus.PENDING,
+        original_path="",
+        created_at__lt=jobs.unused_upload_cutoff(),
     )
     deleted, _ = unused.delete()
     return deleted

@@ -9,7 +9,6 @@ already produced.
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -197,9 +196,8 @@ def record_failure(file_id, message: str) -> None:
 
 def expire_unused_uploads() -> int:
     """Files whose upload URL expired unused fail with that reason, so their jobs can settle."""
-    limit = timezone.now() - timedelta(seconds=settings.RELAY_UPLOAD_URL_EXPIRES + 60)
     unused = InferenceFile.objects.filter(
-        status=FileStatus.PENDING, uploaded_at__isnull=True, created_at__lt=limit
+        status=FileStatus.PENDING, uploaded_at__isnull=True, created_at__lt=jobs.unused_upload_cutoff()
     )
     count = 0
     for file_id in list(unused.values_list("id", flat=True)):

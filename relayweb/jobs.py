@@ -140,6 +140,12 @@ def heartbeat(kind: Kind, pks: Iterable | Callable[[], Iterable]) -> Iterator[No
         thread.join(timeout=every + 5)
 
 
+def unused_upload_cutoff():
+    """Rows created for an upload URL before this moment can no longer receive their bytes: the URL
+    expired (with a minute's grace for an upload still arriving when it did)."""
+    return timezone.now() - timedelta(seconds=settings.RELAY_UPLOAD_URL_EXPIRES + 60)
+
+
 def died_message(kind: Kind, attempts: int) -> str:
     return (
         f"The worker processing this {kind.noun} stopped responding {attempts} times "
