@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def decode_limits() -> Limits:
+    """The settings' limits on uploaded audio, for ingest and inference alike."""
     return Limits(max_duration_s=settings.RELAY_MAX_AUDIO_DURATION_S)
 
 

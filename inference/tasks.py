@@ -5,14 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
-
-from django.conf import settings
 
 from datasets import storage
+from datasets.tasks import decode_limits
 from inference import services
 from inference.models import FileStatus, InferenceFile, InferenceJob
-from relayml.decode import Limits
 from relayml.infer import InferenceCancelled, infer_files
 from relayml.model import Detector
 from relayml.train import pick_device
@@ -45,7 +42,7 @@ def run_job(job_id: str) -> str:
 
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         device = pick_device()
-        detector = Detector.load(model_file(model, Path(settings.MEDIA_ROOT)), device)
+        detector = Detector.load(model_file(model), device)
         InferenceJob.objects.filter(pk=job_id).update(device=device)
         processed = 0
         try:
@@ -71,7 +68,7 @@ def process(job: InferenceJob, detector: Detector, files: list[InferenceFile], d
 
     items = [(str(f.id), str(storage.absolute(f.s3_key)), services.file_dir(f)) for f in files]
     frame_ms = detector.geometry["frame_ms"]
-    limits = Limits(max_duration_s=settings.RELAY_MAX_AUDIO_DURATION_S)
+    limits = decode_limits()
     for result in infer_files(detector, items, device=device, should_stop=should_stop, limits=limits):
         if result.error:
             services.record_failure(result.key, result.error)

@@ -73,13 +73,19 @@ def register_sweeper(name: str, sweep: Callable[[], int]) -> None:
     SWEEPERS[name] = sweep
 
 
+def claimable(kind: Kind):
+    return kind.rows.filter(**{kind.status_field: kind.queued}, **kind.claimable)
+
+
+def claimed(kind: Kind) -> dict:
+    """What a claim writes: running, one more attempt, and a first heartbeat."""
+    return {kind.status_field: kind.running[0], "attempts": F("attempts") + 1, "heartbeat_at": timezone.now()}
+
+
 def claim(kind: Kind, pk, **fields) -> int | None:
     """Move one queued row to running (setting `fields` too); returns the claim (attempt number), or
     None when the row is not queued: another task has it, it is finished, cancelled or gone."""
-    now = timezone.now()
-    updated = kind.rows.filter(pk=pk, **{kind.status_field: kind.queued}, **kind.claimable).update(
-        **{kind.status_field: kind.running[0]}, attempts=F("attempts") + 1, heartbeat_at=now, **fields
-    )
+    updated = claimable(kind).filter(pk=pk).update(**claimed(kind), **fields)
     if not updated:
         return None
     return kind.rows.filter(pk=pk).values_list("attempts", flat=True).first()
@@ -88,14 +94,8 @@ def claim(kind: Kind, pk, **fields) -> int | None:
 def claim_many(kind: Kind, filters: dict, limit: int) -> dict:
     """Claim up to `limit` queued rows matching `filters`; returns {pk: claim}."""
     with transaction.atomic():
-        ids = list(
-            kind.rows.select_for_update()
-            .filter(**filters, **{kind.status_field: kind.queued}, **kind.claimable)
-            .values_list("pk", flat=True)[:limit]
-        )
-        kind.rows.filter(pk__in=ids).update(
-            **{kind.status_field: kind.running[0]}, attempts=F("attempts") + 1, heartbeat_at=timezone.now()
-        )
+        ids = list(claimable(kind).select_for_update().filter(**filters).values_list("pk", flat=True)[:limit])
+        kind.rows.filter(pk__in=ids).update(**claimed(kind))
     return dict(kind.rows.filter(pk__in=ids).values_list("pk", "attempts"))
 
 

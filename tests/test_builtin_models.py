@@ -117,7 +117,7 @@ def test_a_training_job_can_start_from_a_builtin_model(base, api, team, settings
     assert model.config["base_model_id"] == str(base.id)
     tuned = Detector.load(settings.MEDIA_ROOT / model.file_path)
     # It kept the base's normalisation (its layers expect it): it started from the base, not from scratch.
-    assert torch.equal(tuned.mean, Detector.load(builtin.model_file(base, settings.MEDIA_ROOT)).mean)
+    assert torch.equal(tuned.mean, Detector.load(builtin.model_file(base)).mean)
 
 
 @pytest.mark.parametrize("which", ["unknown", "other team's"])

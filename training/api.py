@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -131,7 +128,7 @@ class ModelDownloadView(GenericAPIView):
     def get(self, request, model_id):
         """The model file: loads with torch.load(path, weights_only=True); see docs/models.md."""
         model = get_model(request, model_id)
-        path = builtin.model_file(model, Path(settings.MEDIA_ROOT))
+        path = builtin.model_file(model)
         if not path.exists():
             raise Http404("Model file is missing from storage")
         filename = f"relay-model-{model.id}.pt"

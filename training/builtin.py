@@ -55,10 +55,11 @@ def visible_models(team):
     return DetectorModel.objects.filter(Q(team=team) | Q(team__isnull=True))
 
 
-def model_file(model: DetectorModel, media_root: Path) -> Path:
+def model_file(model: DetectorModel) -> Path:
+    """Where a model's weights are: beside the code for a built-in one, under MEDIA_ROOT otherwise."""
     if model.file_path.startswith(PREFIX):
         return Path(settings.RELAY_BUILTIN_MODELS_DIR) / model.file_path.removeprefix(PREFIX)
-    return media_root / model.file_path
+    return Path(settings.MEDIA_ROOT) / model.file_path
 
 
 def install() -> list[DetectorModel]:

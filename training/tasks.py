@@ -6,8 +6,6 @@ import logging
 import time
 from pathlib import Path
 
-from django.conf import settings
-
 from datasets import storage
 from datasets.models import AnnotationSet, ProcessingStatus
 from relayml.events import Event
@@ -48,7 +46,7 @@ def base_model_path(job: TrainingJob) -> Path | None:
     base = DetectorModel.objects.filter(pk=base_id).first()
     if base is None:
         raise ValueError("the model to start from was deleted before training started")
-    return model_file(base, Path(settings.MEDIA_ROOT))
+    return model_file(base)
 
 
 def train_job(job_id: str) -> str:
