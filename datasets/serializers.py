@@ -7,6 +7,7 @@ import uuid
 from rest_framework import serializers
 
 from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset, ProcessingStatus
+from relayweb.serializers import DirectModelSerializer
 
 NAME_PATTERN = r"^[a-z0-9_]{1,100}$"
 COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
@@ -51,7 +52,7 @@ class DatasetWriteSerializer(serializers.Serializer):
         return check_unique_names(value)
 
 
-class DatasetSerializer(serializers.ModelSerializer):
+class DatasetSerializer(DirectModelSerializer):
     artifact_types = serializers.SerializerMethodField()
 
     class Meta:
@@ -79,7 +80,7 @@ class DatasetListSerializer(DatasetSerializer):
         ]
 
 
-class AudioFileSerializer(serializers.ModelSerializer):
+class AudioFileSerializer(DirectModelSerializer):
     dataset_id = serializers.UUIDField(read_only=True)
 
     class Meta:
@@ -105,7 +106,7 @@ class AnnotationSetCreateSerializer(serializers.Serializer):
     copy_from = serializers.UUIDField(required=False, allow_null=True)
 
 
-class AnnotationSetSerializer(serializers.ModelSerializer):
+class AnnotationSetSerializer(DirectModelSerializer):
     dataset_id = serializers.UUIDField(read_only=True)
     copied_from = serializers.UUIDField(source="copied_from_id", read_only=True, allow_null=True)
     total_annotations = serializers.IntegerField(read_only=True)
@@ -121,7 +122,7 @@ class AnnotationSetSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class AnnotationSerializer(serializers.ModelSerializer):
+class AnnotationSerializer(DirectModelSerializer):
     annotation_set_id = serializers.UUIDField(read_only=True)
     audio_file_id = serializers.UUIDField(read_only=True)
     artifact_type = serializers.CharField(source="artifact_type.name", read_only=True)

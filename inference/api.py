@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -32,6 +31,7 @@ from inference.serializers import (
     InferenceJobCreateSerializer,
     InferenceJobSerializer,
     InferenceUploadResultSerializer,
+    first_files,
 )
 from relayml.scores import PEAKS_NAME
 from relayweb.auth import caller_of
@@ -109,13 +109,13 @@ class InferenceJobListView(GenericAPIView):
     )
     def get(self, request):
         limit = files_limit(request, LISTED_FILES)
-        # Each job's first files in one query for the page (a sliced prefetch), not one per job.
-        first_files = Prefetch("files", InferenceFile.objects.all()[: limit + 1], to_attr="first_files")
-        jobs = team_jobs(request).prefetch_related(first_files)
+        jobs = team_jobs(request)
         if wanted := query_choice(request, "status", JobStatus.values):
             jobs = jobs.filter(status=wanted)
         page = self.paginate_queryset(jobs)
-        data = InferenceJobSerializer(page, many=True, context={"files_limit": limit}).data
+        # Each job's first files in one query for the page, not one per job.
+        files = first_files([job.pk for job in page], limit)
+        data = InferenceJobSerializer(page, many=True, context={"files_limit": limit, "files": files}).data
         return self.get_paginated_response(data)
 
     @extend_schema(request=InferenceJobCreateSerializer, responses={201: InferenceJobSerializer})

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import cached_property
-
+import orjson
+from django.db.models import F, TextField, Window
+from django.db.models.functions import Cast, RowNumber
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
 from inference.models import InferenceFile, InferenceJob
+from relayweb.serializers import DirectModelSerializer, timestamp
 
 MAX_FILE_BYTES = 524_288_000  # Relay's limit on file_size_bytes
 
@@ -27,7 +27,7 @@ class InferenceJobCreateSerializer(serializers.Serializer):
     config = InferenceConfigSerializer(required=False)
 
 
-class InferenceFileSerializer(serializers.ModelSerializer):
+class InferenceFileSerializer(DirectModelSerializer):
     inference_job_id = serializers.UUIDField(source="job_id", read_only=True)
 
     class Meta:
@@ -38,41 +38,13 @@ class InferenceFileSerializer(serializers.ModelSerializer):
             "processed_at",
         ]  # fmt: skip
 
-    def to_representation(self, instance: InferenceFile) -> dict:
-        # A job's detail embeds hundreds of files: building each dict directly costs a quarter of
-        # DRF's field-by-field walk (bench/load.py). Fields a subclass adds still go through DRF.
-        data = file_fields(instance)
-        for field in self.added_fields:
-            data[field.field_name] = field.to_representation(field.get_attribute(instance))
-        return data
-
-    @cached_property
-    def added_fields(self) -> list[serializers.Field]:
-        return [f for f in self._readable_fields if f.field_name not in InferenceFileSerializer.Meta.fields]
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """As DRF's DateTimeField writes it (REST_FRAMEWORK["DATETIME_FORMAT"], in UTC)."""
-    return None if value is None else value.astimezone(UTC).strftime(api_settings.DATETIME_FORMAT)
-
-
-def file_fields(f: InferenceFile) -> dict:
-    """InferenceFileSerializer's fields, in its order."""
-    return {
-        "id": str(f.id), "inference_job_id": str(f.job_id), "original_filename": f.original_filename,
-        "s3_key": f.s3_key, "content_type": f.content_type, "size_bytes": f.size_bytes,
-        "duration_ms": f.duration_ms, "status": f.status, "error_message": f.error_message,
-        "detections": f.detections, "detection_count": f.detection_count,
-        "created_at": timestamp(f.created_at), "processed_at": timestamp(f.processed_at),
-    }  # fmt: skip
-
 
 # A job embeds at most this many of its files, each with its detections (a 500-file job's detail
 # was already large); `files_truncated` says when there are more, to page through GET …/files.
 MAX_EMBEDDED_FILES = 1000
 
 
-class InferenceJobSerializer(serializers.ModelSerializer):
+class InferenceJobSerializer(DirectModelSerializer):
     """A job with its first files (context `files_limit`, default MAX_EMBEDDED_FILES)."""
 
     total_files = serializers.IntegerField(read_only=True)
@@ -96,22 +68,70 @@ class InferenceJobSerializer(serializers.ModelSerializer):
         return job.total_detections or 0
 
     def embedded(self, job) -> tuple[list, bool]:
-        cache = self.__dict__.setdefault("_embedded", {})
-        if job.pk not in cache:
-            limit = self.context.get("files_limit", MAX_EMBEDDED_FILES)
-            # One row past the limit tells whether there are more (the list prefetches them).
-            rows = getattr(job, "first_files", None)
-            if rows is None:
-                rows = list(job.files.all()[: limit + 1])
-            cache[job.pk] = (rows[:limit], len(rows) > limit)
-        return cache[job.pk]
+        """The job's first files and whether it has more; a list view passes every job's at once
+        (context `files`, from first_files), a single job's are fetched here."""
+        found = self.context.get("files")
+        if found is None or job.pk not in found:
+            found = self.__dict__.setdefault("_files", {})
+            if job.pk not in found:
+                found.update(first_files([job.pk], self.context.get("files_limit", MAX_EMBEDDED_FILES)))
+        return found[job.pk]
 
     @extend_schema_field(InferenceFileSerializer(many=True))
     def get_files(self, job) -> list:
-        return InferenceFileSerializer(self.embedded(job)[0], many=True).data
+        return self.embedded(job)[0]
 
     def get_files_truncated(self, job) -> bool:
         return self.embedded(job)[1]
+
+
+def first_files(job_ids: list, limit: int) -> dict:
+    """Each job's first `limit` files in InferenceFileSerializer's shape, and whether it has more.
+
+    A 500-file job's detail spent most of its time building model instances and decoding then
+    re-encoding every file's detections; here the rows come as tuples in one query and the
+    detections stay the JSON text the database holds (orjson.Fragment, see relayweb.serializers).
+    tests/test_inference_api.py checks the shape against the serializer's.
+    """
+    files = InferenceFile.objects.annotate(detections_json=Cast("detections", TextField()))
+    if len(job_ids) == 1:  # a job's detail: no window needed (it costs a sort of all the job's files)
+        rows = files.filter(job_id=job_ids[0]).order_by("created_at", "id")[: limit + 1]
+        numbered = [(*row, n) for n, row in enumerate(rows.values_list(*FILE_COLUMNS), start=1)]
+    else:  # one row past the limit tells whether there are more
+        order = [F("created_at"), F("id")]
+        numbered = (
+            files.filter(job_id__in=job_ids)
+            .annotate(n=Window(RowNumber(), partition_by=F("job_id"), order_by=order))
+            .filter(n__lte=limit + 1)
+            .order_by("job_id", "n")
+            .values_list(*FILE_COLUMNS, "n")
+        )
+    found: dict = {pk: ([], False) for pk in job_ids}
+    for row in numbered:
+        embedded, _ = found[row[1]]
+        if row[-1] > limit:
+            found[row[1]] = (embedded, True)
+        else:
+            embedded.append(file_dict(row))
+    return found
+
+
+FILE_COLUMNS = (
+    "id", "job_id", "original_filename", "s3_key", "content_type", "size_bytes", "duration_ms",
+    "status", "error_message", "detections_json", "detection_count", "created_at", "processed_at",
+)  # fmt: skip
+
+
+def file_dict(row: tuple) -> dict:
+    fid, job_id, name, key, content_type, size, duration, status, error, detections, count, created, done = (
+        row[:13]
+    )
+    return {
+        "id": str(fid), "inference_job_id": str(job_id), "original_filename": name, "s3_key": key,
+        "content_type": content_type, "size_bytes": size, "duration_ms": duration, "status": status,
+        "error_message": error, "detections": orjson.Fragment(detections), "detection_count": count,
+        "created_at": timestamp(created), "processed_at": None if done is None else timestamp(done),
+    }  # fmt: skip
 
 
 class FileUploadUrlSerializer(serializers.Serializer):

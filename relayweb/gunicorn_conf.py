@@ -30,3 +30,11 @@ control_socket_disable = True
 def on_starting(server) -> None:
     """A bad environment stops the master with its reason, not a traceback from every worker."""
     settings_or_exit()
+
+
+def post_worker_init(worker) -> None:
+    """Everything imported so far lives as long as the worker: keep the collector off it."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -107,7 +107,7 @@ class ApiKey(models.Model):
 
     @classmethod
     def find(cls, raw_key: str) -> ApiKey | None:
-        return cls.objects.active().select_related("team").filter(key_hash=hash_key(raw_key)).first()
+        return cls.objects.active().select_related("team", "created_by").filter(key_hash=hash_key(raw_key)).first()
 
     def revoke(self) -> None:
         if self.revoked_at is None:

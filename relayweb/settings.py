@@ -169,6 +169,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
         "relayweb.parsers.FormParser",
     ],
+    # orjson: see relayweb/serializers.py.
+    "DEFAULT_RENDERER_CLASSES": [
+        "relayweb.serializers.FastJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": "relayweb.pagination.PagePagination",
     "EXCEPTION_HANDLER": "relayweb.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "relayweb.schema.RelayAutoSchema",

@@ -269,3 +269,31 @@ def test_a_jobs_detail_embeds_at_most_its_first_files_and_the_rest_page_through_
     assert len(listed[0]["files"]) == 100 and listed[0]["files_truncated"] is True
     small = api.get("/api/v1/inference-jobs", {"files_limit": 0}).json()["items"][0]
     assert small["files"] == [] and small["files_truncated"] is True and small["total_files"] == count
+
+
+def test_files_embedded_in_jobs_read_exactly_as_the_files_endpoint_writes_them(api, team):
+    """Jobs embed their files from raw rows (inference.serializers.first_files), not through the
+    serializer the files endpoint uses: the two must agree field for field."""
+    from django.utils import timezone
+
+    detections = [{"artifact_type": "glitch", "start_ms": 10, "end_ms": 130, "confidence": 0.875}]
+    jobs = [InferenceJob.objects.create(team=team, model_id=uuid.uuid4()) for _ in range(2)]
+    for job in jobs:
+        InferenceFile.objects.create(job=job, original_filename="plain.wav")
+        InferenceFile.objects.create(
+            job=job,
+            original_filename="done – é.wav",
+            status="completed",
+            size_bytes=1234,
+            duration_ms=5000,
+            s3_key=f"inference/{job.id}/done.wav",
+            detections=detections,
+            detection_count=1,
+            processed_at=timezone.now(),
+        )
+    for job in jobs:
+        paged = api.get(f"/api/v1/inference-jobs/{job.id}/files").json()["items"]
+        assert api.get(f"/api/v1/inference-jobs/{job.id}").json()["files"] == paged
+        listed = api.get("/api/v1/inference-jobs", {"files_limit": 1}).json()["items"]
+        assert [j["files"] for j in listed if j["id"] == str(job.id)] == [paged[:1]]
+        assert paged[1]["detections"] == detections and paged[1]["processed_at"].endswith("Z")

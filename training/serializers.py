@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from relayweb.serializers import DirectModelSerializer
 from training.models import DetectorModel, TrainingJob
 
 
@@ -50,7 +51,7 @@ class TrainingJobCreateSerializer(serializers.Serializer):
     config = serializers.DictField()
 
 
-class TrainingJobSerializer(serializers.ModelSerializer):
+class TrainingJobSerializer(DirectModelSerializer):
     model_id = serializers.UUIDField(read_only=True, allow_null=True)
 
     class Meta:
@@ -62,7 +63,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class DetectorModelSerializer(serializers.ModelSerializer):
+class DetectorModelSerializer(DirectModelSerializer):
     training_job_id = serializers.UUIDField(read_only=True, allow_null=True)
     is_builtin = serializers.BooleanField(read_only=True)
 
