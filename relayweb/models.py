@@ -107,7 +107,8 @@ class ApiKey(models.Model):
 
     @classmethod
     def find(cls, raw_key: str) -> ApiKey | None:
-        return cls.objects.active().select_related("team", "created_by").filter(key_hash=hash_key(raw_key)).first()
+        found = cls.objects.active().select_related("team", "created_by").filter(key_hash=hash_key(raw_key))
+        return found.first()
 
     def revoke(self) -> None:
         if self.revoked_at is None:
