@@ -2,8 +2,8 @@
 
     python bench/finetune.py [--sizes 10,30,100,150] [--epochs 15] [--no-write]
 
-A team's own TTS output is played by Piper's neural voice, which `relayml/builtin/base-detector-v1`
-never heard (it trained on espeak-ng, flite and festival). The team annotates N clips
+A team's own TTS output is played by Piper's neural voice, which the built-in base detector
+(`relayml/builtin/`) never heard (it trained on espeak-ng, flite and festival). The team annotates N clips
 (`relayml.realistic`, Piper only, seeds 200000+); for each N a model is trained from scratch and one
 is fine-tuned from the base (`relayml.train.train(..., base_model=…)`, what `config.base_model_id`
 does), and both are scored on the base's held-out Piper test set (seeds 100000+, never trained on),
@@ -62,7 +62,7 @@ def main() -> None:
         f"| model | {' | '.join(TYPES)} | micro | training |",
         f"|---|{'---|' * len(TYPES)}---|---|",
         row("DSP baseline (bench/dsp.py)", micro_and_types(evaluate_dsp(test))),
-        row("base detector v1, zero-shot", micro_and_types(basemodel.evaluate(Detector.load(BASE), test))),
+        row(f"{basemodel.NAME}, zero-shot", micro_and_types(basemodel.evaluate(Detector.load(BASE), test))),
     ]
     print("\n".join(lines), flush=True)
     for n in sizes:

@@ -27,7 +27,7 @@ import soundfile as sf  # noqa: E402
 from bench import dsp  # noqa: E402
 from bench.report import machine_summary, write_section  # noqa: E402
 from relayml import synth  # noqa: E402
-from relayml.detect import detect  # noqa: E402
+from relayml.detect import detect, stored_features  # noqa: E402
 from relayml.events import Event, event_metrics  # noqa: E402
 from relayml.ingest import FEATURES_NAME, process  # noqa: E402
 from relayml.model import Detector  # noqa: E402
@@ -64,11 +64,12 @@ def build(folder: Path, seeds: range, voices: tuple[str, ...]) -> list[TrainFile
 
 
 def evaluate(detector: Detector, files: list[TrainFile], threshold=None) -> dict:
-    import numpy as np
 
     pairs = []
     for f in files:
-        found = detect(detector, np.load(f.features_path), threshold, duration_ms=f.duration_ms)
+        found = detect(
+            detector, stored_features(detector, f.features_path), threshold, duration_ms=f.duration_ms
+        )
         pairs.append((f.events, found))
     return event_metrics(pairs, TYPES)
 

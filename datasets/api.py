@@ -343,7 +343,8 @@ class AudioSpectrogramView(GenericAPIView):
         start_ms = query_int(request, "start_ms", 0, 0, audio.duration_ms)
         end_ms = query_int(request, "end_ms", audio.duration_ms, start_ms + 1, audio.duration_ms)
         columns = query_int(request, "columns", 1000, 1, MAX_SPECTROGRAM_COLUMNS)
-        features = load_features(storage.audio_dir(audio))
+        # The log-mel bands only: from feature version 2 waveform-detail numbers follow them.
+        features = load_features(storage.audio_dir(audio))[:, : DEFAULT_FEATURES.n_mels]
         frame_ms = DEFAULT_FEATURES.frame_ms
         image = spectrogram.window(
             features,

@@ -37,6 +37,9 @@ class InferenceJob(models.Model):
     model_name = models.CharField(max_length=200, blank=True, default="")
     artifact_types = models.JSONField(default=list)
     config = models.JSONField(default=dict)
+    # The model's per-type post-processing floors (relayml.events.postprocess), copied like its
+    # types: results recomputed later do not depend on the model still existing.
+    floors = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     error_message = models.TextField(blank=True, default="")
     device = models.CharField(max_length=64, blank=True, default="")

@@ -41,6 +41,7 @@ def create_job(team, model: DetectorModel, config: dict, user=None) -> Inference
         model_name=model.name,
         artifact_types=model.artifact_types,
         config=config,
+        floors=(model.metrics or {}).get("postprocess_floors") or {},
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
 
@@ -140,12 +141,14 @@ def claim_queued(job_id, limit: int = 64) -> list[InferenceFile]:
 
 
 def detections_for(
-    f: InferenceFile, types: list[str], threshold, merge_window_ms, min_duration_ms
+    f: InferenceFile, job: InferenceJob, threshold, merge_window_ms, min_duration_ms
 ) -> list[dict]:
-    """Detections recomputed from the stored frame scores (no model run)."""
+    """Detections recomputed from the stored frame scores (no model run), with the model's
+    per-type floors (relayml.events.postprocess) under the settings asked for."""
+    types = job.artifact_types
     scores = load_scores(file_dir(f) / SCORES_NAME, len(types))
     events = detections_from_scores(
-        scores, types, f.frame_ms, threshold, merge_window_ms, min_duration_ms, f.duration_ms
+        scores, types, f.frame_ms, threshold, merge_window_ms, min_duration_ms, f.duration_ms, job.floors
     )
     return [e.to_dict() for e in events]
 
@@ -157,7 +160,7 @@ def detections_at(f: InferenceFile, job: InferenceJob, wanted: dict) -> list[dic
         return []
     if wanted == job.config:
         return f.detections
-    return detections_for(f, job.artifact_types, **wanted)
+    return detections_for(f, job, **wanted)
 
 
 def record_result(
@@ -165,9 +168,7 @@ def record_result(
 ) -> None:
     f.duration_ms, f.frames, f.frame_ms = duration_ms, frames, frame_ms
     c = job.config
-    f.detections = detections_for(
-        f, job.artifact_types, c["threshold"], c["merge_window_ms"], c["min_duration_ms"]
-    )
+    f.detections = detections_for(f, job, c["threshold"], c["merge_window_ms"], c["min_duration_ms"])
     # Only the claim that still holds the file saves it: a worker presumed dead keeps out.
     jobs.current(INFERENCE, f.pk, f.attempts).update(
         duration_ms=duration_ms,

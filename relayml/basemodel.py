@@ -23,17 +23,15 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
-
 from relayml import realistic
-from relayml.detect import detect
+from relayml.detect import detect, stored_features
 from relayml.events import Event, event_metrics
 from relayml.ingest import FEATURES_NAME, process
 from relayml.model import Detector
 from relayml.train import TrainConfig, TrainFile, TrainResult, train
 
 TYPES = ["glitch", "long_pause", "clipping", "dropout"]
-NAME = "base-detector-v1"
+NAME = "base-detector-v2"
 TRAIN_ENGINES = ("espeak", "flite", "festival")
 HELD_OUT_ENGINES = ("piper",)
 TEST_SEED = 100_000
@@ -64,7 +62,9 @@ def evaluate(detector: Detector, files: list[TrainFile], threshold: float | None
     """Event metrics with the contract's collars, at `threshold` (None: each type's suggested one)."""
     pairs = []
     for f in files:
-        found = detect(detector, np.load(f.features_path), threshold, duration_ms=f.duration_ms)
+        found = detect(
+            detector, stored_features(detector, f.features_path), threshold, duration_ms=f.duration_ms
+        )
         pairs.append((f.events, found))
     return event_metrics(pairs, TYPES)
 

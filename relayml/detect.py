@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from relayml.events import Event, postprocess
+from relayml.features import FeatureParams
+from relayml.ingest import current_features
 from relayml.model import Detector
 from relayml.train import predict_scores
 
 
+def stored_features(detector: Detector, path: str | Path) -> np.ndarray:
+    """A file's cached features (ingest's FEATURES_NAME) as `detector` was trained on them."""
+    return current_features(Path(path), FeatureParams.from_dict(detector.feature_params))
+
+
 def score_features(detector: Detector, features: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """(T, n_mels) log-mels → (T, K) probabilities, one column per artifact type."""
+    """(T, features) → (T, K) probabilities, one column per artifact type."""
     x = (np.asarray(features, dtype=np.float32) - detector.mean.cpu().numpy()) / detector.std.cpu().numpy()
     return predict_scores(detector.model, x, detector.geometry, device)
 
@@ -36,4 +45,5 @@ def detect(
         merge_window_ms,
         min_duration_ms,
         duration_ms,
+        detector.floors,
     )

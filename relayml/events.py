@@ -76,17 +76,26 @@ def postprocess(
     merge_window_ms: float = 200,
     min_duration_ms: float = 50,
     duration_ms: int | None = None,
+    floors: dict[str, dict[str, float]] | None = None,
 ) -> list[Event]:
-    """Frame scores (T, K) in [0, 1] → detections, sorted by start time."""
+    """Frame scores (T, K) in [0, 1] → detections, sorted by start time.
+
+    `floors` are a model's per-type minimums for the merge window and the duration, learned on its
+    validation files (relayml.train.Trainer.choose_floors): a long pause whose scores dip in the
+    middle is one pause, and a 100 ms silence is no long pause, whatever the job's settings say for
+    clicks. The job's settings apply where they are larger."""
     detections: list[Event] = []
     for k, name in enumerate(types):
         cut = threshold.get(name, 0.5) if isinstance(threshold, dict) else threshold
+        floor = (floors or {}).get(name, {})
+        window = max(merge_window_ms, floor.get("merge_window_ms", 0))
+        shortest = max(min_duration_ms, floor.get("min_duration_ms", 0))
         column = scores[:, k]
         spans = [(s * frame_ms, e * frame_ms, float(column[s:e].max())) for s, e in runs(column >= cut)]
-        for start, end, confidence in merge(spans, merge_window_ms):
+        for start, end, confidence in merge(spans, window):
             if duration_ms is not None:
                 end = min(end, duration_ms)
-            if end - start >= min_duration_ms and end > start:
+            if end - start >= shortest and end > start:
                 detections.append(Event(name, int(round(start)), int(round(end)), confidence))
     return sorted(detections, key=lambda e: (e.start_ms, e.artifact_type))
 

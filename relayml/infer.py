@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from relayml.decode import AudioDecodeError, Limits, probe
-from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
+from relayml.features import SAMPLE_RATE, FeatureParams, LogMelStream, PeakStream
 from relayml.ingest import iter_canonical
 from relayml.model import Detector
 from relayml.scores import PEAKS_NAME, SCORES_NAME, quantise
@@ -151,7 +151,8 @@ def stream_file(
 ) -> int:
     """Decode, featurise and submit one file; returns its duration in ms at 16 kHz."""
     info = probe(path, limits)
-    mel, peaks = LogMelStream(), PeakStream()
+    # The model's own features: one trained before a feature change keeps working.
+    mel, peaks = LogMelStream(FeatureParams.from_dict(scorer.batcher.detector.feature_params)), PeakStream()
     peak_parts: list[np.ndarray] = []
     samples = 0
     for block in iter_canonical(path, info):

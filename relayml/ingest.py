@@ -1,7 +1,7 @@
 """Ingest of one uploaded file: normalise it, then compute its features.
 
 normalize(): decode → mono → 16 kHz → canonical PCM WAV, SHA-256 of the original, peaks.
-embed(): canonical WAV → log-mel features (.npy, float16).
+embed(): canonical WAV → detector features (.npy, float16; relayml.features).
 Both stream in blocks, so memory stays flat in the file's length.
 """
 
@@ -116,6 +116,20 @@ def embed(out_dir: str | os.PathLike, params: FeatureParams = DEFAULT_FEATURES) 
     meta = {"params": params.to_dict(), "frames": len(features), "dtype": "float16"}
     (out_dir / FEATURES_META_NAME).write_text(json.dumps(meta))
     return len(features)
+
+
+def current_features(path: Path, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarray:
+    """The features cached at `path` (a FEATURES_NAME beside its canonical audio), recomputed first
+    when they were computed with other parameters: audio ingested before a feature change trains
+    like new audio, and the cache is brought up to date once."""
+    meta_path = path.with_name(FEATURES_META_NAME)
+    try:
+        cached = FeatureParams.from_dict(json.loads(meta_path.read_text())["params"])
+    except (OSError, ValueError, KeyError, TypeError):
+        cached = None
+    if cached != params and (path.parent / CANONICAL_NAME).exists():
+        embed(path.parent, params)
+    return np.load(path)
 
 
 def load_features(out_dir: str | os.PathLike, mmap: bool = True) -> np.ndarray:

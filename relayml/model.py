@@ -6,6 +6,11 @@ silence is a *long* pause, or a burst is out of place, needs context along time,
 bidirectional GRU gives. Time is pooled once, to 40 ms steps, well inside the 200 ms event
 collars; the output is repeated back to the 10 ms feature frames. It is small (≈0.1 M
 parameters), so it trains in minutes on two CPU cores.
+
+The waveform-detail numbers of each frame (relayml.features.detail_features) do not go through the
+convolutions, which treat their input as a picture of the spectrum: their maximum and mean over
+each 40 ms step, through one small layer, join the convolutions' output as the GRU's input. The
+maximum keeps a 5 ms splice that the pooled spectrum averages away.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class ModelSpec:
     # The first block also pools time by 4 (40 ms steps inside the network, 10 ms at the output):
     # the GRU runs a quarter of the steps, and there are still five steps per 200 ms collar.
     time_pool: int = 4
+    n_detail: int = 0  # waveform-detail numbers after the n_mels log-mels of each frame
+    detail_hidden: int = 16
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -51,17 +58,25 @@ class CRNN(nn.Module):
             ]
             previous, mels = channels, mels // 2
         self.conv = nn.Sequential(*layers)
-        self.gru = nn.GRU(previous * mels, spec.gru_hidden, batch_first=True, bidirectional=True)
+        detail_out = spec.detail_hidden if spec.n_detail else 0
+        if spec.n_detail:
+            self.detail = nn.Sequential(
+                nn.Linear(2 * spec.n_detail, spec.detail_hidden), nn.ReLU(inplace=True)
+            )
+        self.gru = nn.GRU(previous * mels + detail_out, spec.gru_hidden, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * spec.gru_hidden, spec.n_types)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """(batch, frames, n_mels) normalised log-mels → (batch, frames, n_types) logits."""
-        frames, pool = features.shape[1], self.spec.time_pool
+        """(batch, frames, n_mels + n_detail) normalised features → (batch, frames, n_types) logits."""
+        frames, pool, n_mels = features.shape[1], self.spec.time_pool, self.spec.n_mels
         if frames % pool:
             features = nn.functional.pad(features, (0, 0, 0, pool - frames % pool))
-        x = self.conv(features.unsqueeze(1))  # (B, C, T / pool, F)
+        x = self.conv(features[..., :n_mels].unsqueeze(1))  # (B, C, T / pool, F)
         b, c, t, f = x.shape
         x = x.permute(0, 2, 1, 3).reshape(b, t, c * f)
+        if self.spec.n_detail:
+            steps = features[..., n_mels:].reshape(b, t, pool, self.spec.n_detail)
+            x = torch.cat([x, self.detail(torch.cat([steps.amax(dim=2), steps.mean(dim=2)], dim=-1))], dim=-1)
         x, _ = self.gru(x)
         return self.head(x).repeat_interleave(pool, dim=1)[:, :frames]
 
@@ -77,6 +92,8 @@ class Detector:
     feature_params: dict
     geometry: dict  # chunk/context frames used in training and inference
     thresholds: dict[str, float] = field(default_factory=dict)
+    # Per-type minimum merge window and duration learned on validation (relayml.events.postprocess).
+    floors: dict[str, dict[str, float]] = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     code_version: str = ""
 
@@ -96,6 +113,7 @@ class Detector:
             "feature_params": dict(self.feature_params),
             "geometry": dict(self.geometry),
             "thresholds": dict(self.thresholds),
+            "floors": dict(self.floors),
             "metrics": self.metrics,
         }
         tmp = Path(str(path) + ".part")
@@ -120,6 +138,7 @@ class Detector:
             feature_params=payload["feature_params"],
             geometry=payload["geometry"],
             thresholds=payload["thresholds"],
+            floors=payload.get("floors", {}),  # none in files from before they existed
             metrics=payload["metrics"],
             code_version=payload["code_version"],
         )

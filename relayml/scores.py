@@ -35,6 +35,7 @@ def detections_from_scores(
     merge_window_ms: float = 200,
     min_duration_ms: float = 50,
     duration_ms: int | None = None,
+    floors: dict[str, dict[str, float]] | None = None,
 ) -> list[Event]:
     """The contract's post-processing over stored uint8 scores (threshold → merge → min duration).
 
@@ -43,6 +44,7 @@ def detections_from_scores(
     for k, name in enumerate(types):
         column = np.asarray(scores[:, k], dtype=np.float32) / SCORE_LEVELS
         events += postprocess(
-            column[:, None], [name], frame_ms, threshold, merge_window_ms, min_duration_ms, duration_ms
-        )
+            column[:, None], [name], frame_ms, threshold, merge_window_ms, min_duration_ms, duration_ms,
+            floors,
+        )  # fmt: skip
     return sorted(events, key=lambda e: (e.start_ms, e.artifact_type))

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from relayml import CODE_VERSION
 from relayml.events import Event, average_precision, event_metrics, frames_to_targets, postprocess
 from relayml.features import DEFAULT_FEATURES
+from relayml.ingest import current_features
 from relayml.model import CRNN, Detector, ModelSpec
 
 FRAME_MS = DEFAULT_FEATURES.frame_ms
@@ -30,6 +31,11 @@ FRAME_MS = DEFAULT_FEATURES.frame_ms
 # one chunk per example, at a fraction of the cost (context is computed once per group).
 CHUNKS_PER_WINDOW = 8
 THRESHOLD_GRID = [round(0.1 + 0.05 * i, 2) for i in range(17)]  # 0.1 … 0.9, plain floats
+# Per-type post-processing floors tried on validation (Trainer.choose_floors), and the F1 they must
+# gain to be kept: about one event in fifty.
+MERGE_FLOORS_MS = [0, 400, 800]
+DURATION_FLOORS_MS = [0, 150, 300, 600]
+FLOOR_GAIN = 0.02
 
 
 class TrainingCancelled(Exception):
@@ -126,7 +132,7 @@ def split_files(
 
 
 def load_file(f: TrainFile, types: list[str], min_target_ms: float) -> tuple[np.ndarray, np.ndarray]:
-    features = np.load(f.features_path).astype(np.float32)
+    features = current_features(Path(f.features_path)).astype(np.float32)
     targets = frames_to_targets(f.events, types, len(features), FRAME_MS, min_target_ms)
     return features, targets
 
@@ -250,13 +256,18 @@ class Trainer:
         self.train_files, self.val_files = split_files(files, config.validation_split, config.seed)
         self.train_arrays = [load_file(f, self.types, config.min_target_ms) for f in self.train_files]
         self.val_arrays = [load_file(f, self.types, config.min_target_ms) for f in self.val_files]
+        # A fine-tuned model keeps its base's floors unless its own validation says otherwise.
+        self.floors: dict[str, dict[str, float]] = {
+            name: floor for name, floor in (base.floors if base else {}).items() if name in self.types
+        }
         if base is not None:  # its layers expect its own normalisation
             self.mean, self.std = base.mean.cpu().numpy(), base.std.cpu().numpy()
             self.model = fine_tunable(base, self.types).to(self.device)
         else:
             mean, std = normalisation(self.train_arrays)
             self.mean, self.std = mean.astype(np.float32), std.astype(np.float32)
-            spec = ModelSpec(n_mels=self.mean.shape[0], n_types=len(self.types))
+            params = DEFAULT_FEATURES
+            spec = ModelSpec(n_mels=params.n_mels, n_detail=params.detail, n_types=len(self.types))
             self.model = CRNN(spec).to(self.device)
 
     def loader(self) -> DataLoader:
@@ -336,12 +347,12 @@ class Trainer:
         metrics = self.evaluate(scores, 0.5)
         return float(np.mean(losses)), metrics["overall"]["f1"]
 
-    def evaluate(self, scores, thresholds) -> dict:
+    def evaluate(self, scores, thresholds, floors=None) -> dict:
         pairs = []
         for p, f in zip(scores, self.val_files, strict=True):
             found = postprocess(
                 p, self.types, FRAME_MS, thresholds, self.config.merge_window_ms,
-                self.config.min_duration_ms, f.duration_ms,
+                self.config.min_duration_ms, f.duration_ms, floors,
             )  # fmt: skip
             pairs.append(([e for e in f.events if e.artifact_type in self.types], found))
         return event_metrics(pairs, self.types)
@@ -361,6 +372,7 @@ class Trainer:
             feature_params=DEFAULT_FEATURES.to_dict(),
             geometry=self.geometry,
             thresholds=thresholds,
+            floors=self.floors,
             metrics=metrics,
             code_version=CODE_VERSION,
         )
@@ -384,8 +396,9 @@ class Trainer:
             calibration[name]["f1_at_raw_best"] = raw_f1[name]["f1"]
         scores = self.score_files(self.val_arrays)  # calibrated: each type's best point is near 0.5
         thresholds = self.best_thresholds(scores)
-        metrics = self.evaluate(scores, thresholds)
-        default = self.evaluate(scores, 0.5)
+        self.floors = self.choose_floors(scores)
+        metrics = self.evaluate(scores, thresholds, self.floors)
+        default = self.evaluate(scores, 0.5, self.floors)
         all_scores = np.concatenate(scores)
         all_targets = np.concatenate([y for _, y in self.val_arrays])
         for k, name in enumerate(self.types):
@@ -401,7 +414,33 @@ class Trainer:
         metrics["collars"] = {"onset_ms": 200, "offset_ms": 200, "offset_rate": 0.2}
         metrics["warnings"] = small_sample_warnings(metrics["per_type"])
         metrics["calibration"] = calibration
+        metrics["postprocess_floors"] = self.floors
         return metrics, thresholds
+
+    def choose_floors(self, scores: list[np.ndarray]) -> dict[str, dict[str, float]]:
+        """Per type, the minimum merge window and duration that validation calls for, at 0.5.
+
+        Frame scores of a long event can dip below the threshold in its middle (one pause reported
+        as two) and short runs above it can be events of another kind (an ordinary pause is not a
+        long one). Each type trusted by its validation events (MIN_TRUSTED_EVENTS) tries the grid;
+        a floor is kept only when it gains at least FLOOR_GAIN F1 over none, so noise picks none.
+        """
+        floors = dict(self.floors)
+        plain = self.evaluate(scores, 0.5)["per_type"]
+        for name in self.types:
+            if plain[name]["support"] < MIN_TRUSTED_EVENTS:
+                continue
+            grid = [(m, d) for m in MERGE_FLOORS_MS for d in DURATION_FLOORS_MS]
+            scored = {pair: self.floor_f1(scores, name, *pair) for pair in grid}
+            best = max(grid, key=lambda pair: (scored[pair], -pair[0], -pair[1]))
+            floors.pop(name, None)
+            if scored[best] >= plain[name]["f1"] + FLOOR_GAIN:
+                floors[name] = {"merge_window_ms": best[0], "min_duration_ms": best[1]}
+        return floors
+
+    def floor_f1(self, scores: list[np.ndarray], name: str, merge_ms: int, shortest_ms: int) -> float:
+        floor = {name: {"merge_window_ms": merge_ms, "min_duration_ms": shortest_ms}}
+        return self.evaluate(scores, 0.5, floor)["per_type"][name]["f1"]
 
     def best_thresholds(self, scores: list[np.ndarray]) -> dict[str, float]:
         """Best validation F1 per type; among ties, the threshold nearest 0.5."""

@@ -15,6 +15,7 @@ import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inference import tasks as inference_tasks
+from inference.models import InferenceJob
 from relayml import basemodel, synth
 from relayml.model import Detector
 from relayml.train import TrainConfig, fine_tunable, train
@@ -60,7 +61,7 @@ def test_a_builtin_model_is_listed_for_every_team_and_changed_by_none(base, clie
     assert download.status_code == 200
     payload = torch.load(io.BytesIO(b"".join(download.streaming_content)), weights_only=True)
     assert payload["artifact_types"] == TYPES
-    assert DetectorModel.objects.get(pk=base.id).name == "Relay base detector v1"
+    assert DetectorModel.objects.get(pk=base.id).name == "Relay base detector v2"
 
 
 def test_a_builtin_model_whose_weights_do_not_match_its_card_is_not_listed(settings, base_files, tmp_path):
@@ -71,6 +72,23 @@ def test_a_builtin_model_whose_weights_do_not_match_its_card_is_not_listed(setti
     DetectorModel.objects.filter(team__isnull=True).delete()
     assert builtin.install() == []
     assert not DetectorModel.objects.filter(team__isnull=True).exists()
+
+
+def test_a_builtin_model_that_no_longer_ships_is_removed_and_its_teams_models_stay(base, team):
+    retired = DetectorModel.objects.create(
+        team=None, name="Relay base detector v0", file_path="builtin:base-detector-v0.pt"
+    )
+    own = DetectorModel.objects.create(team=team, name="ours", artifact_types=TYPES, file_path="models/x.pt")
+    assert [m.id for m in builtin.install()] == [base.id]
+    assert not DetectorModel.objects.filter(pk=retired.pk).exists()
+    assert DetectorModel.objects.filter(pk__in=[base.pk, own.pk]).count() == 2
+
+
+def test_a_jobs_results_use_the_per_type_floors_its_model_learned(base, api):
+    base.metrics = {**base.metrics, "postprocess_floors": {"long_pause": {"merge_window_ms": 800}}}
+    base.save()
+    job = api.post("/api/v1/inference-jobs", {"model_id": str(base.id)}, format="json").json()
+    assert InferenceJob.objects.get(pk=job["id"]).floors == {"long_pause": {"merge_window_ms": 800}}
 
 
 def test_a_team_runs_inference_with_a_builtin_model_at_once(base, api, django_capture_on_commit_callbacks):
@@ -141,7 +159,7 @@ def test_the_dataset_page_offers_the_builtin_model_as_a_starting_point(base, cli
     dataset, _ = trainable_dataset(team, clips=1)
     client.force_login(factories.make_user(team, "ada"))
     page = client.get(f"/datasets/{dataset.id}/").content.decode()
-    assert f'<option value="{base.id}" selected>Relay base detector v1</option>' in page
+    assert f'<option value="{base.id}" selected>Relay base detector v2</option>' in page
 
 
 def test_relays_own_base_detector_ships_intact_and_migrate_installs_it():

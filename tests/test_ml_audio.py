@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
 from relayml import synth
 from relayml.decode import AudioDecodeError
-from relayml.features import DEFAULT_FEATURES, LogMelStream, PeakStream, frame_count, log_mel
-from relayml.ingest import embed, load_features, load_peaks, normalize
+from relayml.features import (
+    DEFAULT_FEATURES,
+    DETAIL_FEATURES,
+    FeatureParams,
+    LogMelStream,
+    PeakStream,
+    frame_count,
+    log_mel,
+)
+from relayml.ingest import (
+    FEATURES_NAME,
+    current_features,
+    embed,
+    load_features,
+    load_peaks,
+    normalize,
+    process,
+)
 from relayml.resample import StreamResampler
 from tests import factories
 
@@ -35,7 +54,7 @@ def test_every_supported_format_decodes_to_16k_mono_of_the_right_length(tmp_path
     assert len(result.sha256) == 64
     frames = embed(tmp_path / "out")
     assert frames == frame_count(result.num_samples)
-    assert load_features(tmp_path / "out").shape == (frames, DEFAULT_FEATURES.n_mels)
+    assert load_features(tmp_path / "out").shape == (frames, DEFAULT_FEATURES.width)
 
 
 def test_decoded_speech_matches_the_source_samples(tmp_path):
@@ -99,8 +118,35 @@ def test_streamed_features_equal_features_of_the_whole_signal():
     stream = LogMelStream()
     parts = [stream.push(audio[i : i + 7777]) for i in range(0, len(audio), 7777)]
     streamed = np.concatenate([*parts, stream.flush()])
-    assert streamed.shape == whole.shape == (frame_count(len(audio)), 64)
+    assert streamed.shape == whole.shape == (frame_count(len(audio)), 64 + DETAIL_FEATURES)
     assert np.allclose(streamed.astype(np.float32), whole.astype(np.float32), atol=0.02)
+
+
+def test_waveform_detail_shows_held_samples_flat_tops_and_a_splice_the_log_mel_frame_smears():
+    rng = np.random.default_rng(3)
+    audio = (0.1 * np.sin(np.arange(16_000) * 2 * np.pi * 220 / 16_000)).astype(np.float32)
+    audio += 0.002 * rng.standard_normal(len(audio)).astype(np.float32)
+    audio[4_000:4_480] = 0.0  # 30 ms of digital silence
+    audio[8_000:9_600] = np.clip(audio[8_000:9_600] * 8, -0.5, 0.5)  # hard clipping for 100 ms
+    audio[12_018:] *= -1  # a splice at a crest: the wave jumps from +0.1 to -0.1
+    detail = log_mel(audio).astype(np.float32)[:, 64:]
+    frame = lambda sample: (sample - 120) // 160  # noqa: E731 - the frame whose middle hop holds it
+    peak, jump, _kink, flat_tops, held = detail.T
+    assert held[frame(4_200)] == 1.0 and held[frame(2_000)] < 0.05
+    assert flat_tops[frame(8_800)] > 0.3 and flat_tops[frame(6_000)] < 0.2
+    assert peak[frame(8_800)] == pytest.approx(np.log10(0.5 + 1e-5), abs=0.01)
+    assert jump[frame(12_018)] > jump[frame(11_000)] + 0.8  # six times the largest step elsewhere
+
+
+def test_features_cached_before_a_feature_change_are_recomputed_once(tmp_path):
+    path = tmp_path / "take.wav"
+    sf.write(path, factories.speech_clip().audio, 16_000, subtype="PCM_16")
+    out = tmp_path / "ingested"
+    process(path, out, params=FeatureParams())  # the log-mels alone, as before version 2
+    assert np.load(out / FEATURES_NAME).shape[1] == 64
+    assert current_features(out / FEATURES_NAME).shape[1] == 64 + DETAIL_FEATURES
+    assert np.load(out / FEATURES_NAME).shape[1] == 64 + DETAIL_FEATURES
+    assert json.loads((out / "features.json").read_text())["params"] == DEFAULT_FEATURES.to_dict()
 
 
 def test_peaks_hold_min_and_max_of_each_10ms():

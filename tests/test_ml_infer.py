@@ -8,11 +8,12 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from relayml import synth
 from relayml.detect import score_features
 from relayml.events import Event, postprocess
-from relayml.features import log_mel
+from relayml.features import DEFAULT_FEATURES, log_mel
 from relayml.infer import BatchedModel, FileScorer, infer_files
 from relayml.model import Detector
 from relayml.scores import SCORE_LEVELS, detections_from_scores, load_scores
@@ -87,7 +88,7 @@ def test_the_feature_buffer_stays_within_one_window_however_long_the_file(detect
     batcher = BatchedModel(detector, batch_windows=4)
     scorer = FileScorer(batcher, io.BytesIO())
     limit = batcher.span + 2 * batcher.context
-    block = np.zeros((300, 64), dtype=np.float32)
+    block = np.zeros((300, DEFAULT_FEATURES.width), dtype=np.float32)
     for _ in range(200):  # 10 minutes of features, 3 s at a time
         scorer.push(block)
         assert len(scorer.buffer) < limit + len(block)
@@ -125,3 +126,26 @@ def test_stored_scores_are_rethresholded_like_the_float_scores():
     assert [(e.start_ms, e.end_ms) for e in strict] == [(1000, 1380)]
     strict_apart = detections_from_scores(stored, ["glitch"], 10.0, threshold=0.7, merge_window_ms=100)
     assert [(e.start_ms, e.end_ms) for e in strict_apart] == [(1000, 1100), (1280, 1380)]
+
+
+def test_a_model_trained_on_log_mels_alone_still_scores_with_its_own_features(detector, long_clip, tmp_path):
+    """Models from before waveform-detail features (version 1) keep working after the change."""
+    from relayml.features import FeatureParams
+    from relayml.model import CRNN, ModelSpec
+
+    torch.manual_seed(0)
+    v1 = FeatureParams()
+    old = Detector(
+        model=CRNN(ModelSpec(n_mels=v1.n_mels, n_types=1)).eval(),
+        artifact_types=["glitch"],
+        mean=torch.zeros(v1.width),
+        std=torch.ones(v1.width),
+        feature_params=v1.to_dict(),
+        geometry=detector.geometry,
+    )
+    path, clip = long_clip
+    (result,) = run(old, [("a", path)], tmp_path).values()
+    assert result.error is None and result.frames == len(log_mel(sf.read(path, dtype="float32")[0], v1))
+    stored = np.asarray(load_scores(result.scores_path, 1), dtype=np.float32) / SCORE_LEVELS
+    whole = score_features(old, log_mel(sf.read(path, dtype="float32")[0], v1))
+    assert np.abs(stored - whole).max() <= 0.5 / SCORE_LEVELS + 1e-3

@@ -10,6 +10,7 @@ import torch
 
 from relayml import synth
 from relayml.detect import detect
+from relayml.features import DEFAULT_FEATURES
 from relayml.model import Detector
 from relayml.train import TrainConfig, TrainFile, TrainingCancelled, split_files, train
 
@@ -81,7 +82,7 @@ def test_calibration_moves_each_types_best_threshold_to_one_half(files, tmp_path
 
     trainer = Trainer(files, tiny(), tmp_path)
     trainer.model.eval()
-    x = torch.randn(2, 400, 64)
+    x = torch.randn(2, 400, DEFAULT_FEATURES.width)
     with torch.no_grad():
         before = torch.sigmoid(trainer.model(x))
     # Thresholds inside each type's score range, so each side of every threshold has frames.
@@ -99,3 +100,29 @@ def test_calibration_moves_each_types_best_threshold_to_one_half(files, tmp_path
         assert 0 < int((before[..., k] >= best[name]).sum()) < before[..., k].numel() or name == "clipping"
         assert calibration[name]["raw_best_threshold"] == best[name]
     assert calibration["clipping"]["logit_shift"] == 0
+
+
+def test_validation_keeps_a_types_floor_only_when_it_gains(files, tmp_path, monkeypatch):
+    """Long pauses whose scores dip in the middle come out split; a merge floor that joins them is
+    kept for long_pause, and no floor for a type whose events already come out whole."""
+    from relayml import train as train_module
+    from relayml.train import Trainer
+
+    monkeypatch.setattr(train_module, "MIN_TRUSTED_EVENTS", 1)
+    trainer = Trainer(files, tiny(validation_split=0.4), tmp_path)
+    scores = []
+    for f, (_, y) in zip(trainer.val_files, trainer.val_arrays, strict=True):
+        p = np.zeros(y.shape, dtype=np.float32)
+        for e in f.events:
+            k = TYPES.index(e.artifact_type)
+            start, end = e.start_ms // 10, e.end_ms // 10
+            p[start:end, k] = 0.9
+            if e.artifact_type == "long_pause":
+                middle = (start + end) // 2
+                p[middle - 15 : middle + 15, k] = 0.1  # 300 ms below the threshold
+        scores.append(p)
+    assert any(e.artifact_type == "long_pause" for f in trainer.val_files for e in f.events)
+    floors = trainer.choose_floors(scores)
+    assert floors["long_pause"]["merge_window_ms"] >= 400
+    assert set(floors) == {"long_pause"}
+    assert trainer.evaluate(scores, 0.5, floors)["per_type"]["long_pause"]["f1"] == 1.0

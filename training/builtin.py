@@ -47,7 +47,9 @@ class Builtin:
         return json.loads(self.path.with_suffix(".json").read_text())
 
 
-BUILTINS = (Builtin("relay-base-detector-v1", "Relay base detector v1", "base-detector-v1.pt"),)
+# v1 (log-mels alone) was replaced by v2 (waveform-detail features, per-type floors): install()
+# removes the rows of built-ins that no longer ship.
+BUILTINS = (Builtin("relay-base-detector-v2", "Relay base detector v2", "base-detector-v2.pt"),)
 
 
 def visible_models(team):
@@ -88,4 +90,9 @@ def install() -> list[DetectorModel]:
             },
         )
         installed.append(model)
+    # Models trained from a removed one keep their own weights; inference jobs keep only its id.
+    shipped = [builtin.id for builtin in BUILTINS]
+    DetectorModel.objects.filter(team__isnull=True, file_path__startswith=PREFIX).exclude(
+        id__in=shipped
+    ).delete()
     return installed
