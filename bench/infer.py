@@ -143,8 +143,9 @@ def report(args, rows: list[dict]) -> None:
     lines = [
         f"`python bench/infer.py --lengths {args.lengths} --device {args.device} --format {args.format}`: "
         f"speech programmes as {'24 kHz mono 16-bit WAV' if args.format == 'wav' else '128 kbps MP3'}, "
-        "each run in a fresh process: load the model, decode, resample to 16 kHz, log-mel, score with "
-        "context, write the uint8 frame scores and peaks, post-process (threshold 0.5, merge 200 ms, "
+        "each run in a fresh process: load the model, decode, resample to 16 kHz, features (log-mel and "
+        "waveform detail), score with context, write the uint8 frame scores and peaks, post-process "
+        "(threshold 0.5, merge 200 ms, "
         f"min 50 ms). Device: {device}. Machine: {machine_summary()}. Times include starting the model "
         "(about 0.1 s); the batch row is many one-minute files in one job, as the worker runs them "
         "(the model loads once and windows of consecutive files share batches).",
