@@ -123,7 +123,7 @@ def detail_features(buf: np.ndarray, frames: int, p: FeatureParams) -> np.ndarra
     3. the share of samples within 2 % of the block's peak: flat tops (hard or soft clipping);
     4. the share of steps with no change at all: digital silence, held samples, clipped runs.
 
-    About 0.1 s of CPU per hour of audio (bench/infer.py)."""
+    About 0.4 s of CPU per hour of audio; bench/infer.py measures the whole path."""
     if p.detail != DETAIL_FEATURES:
         raise ValueError(f"{p.detail} detail features asked for; this version computes {DETAIL_FEATURES}")
     hop = p.hop_length
