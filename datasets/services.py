@@ -196,6 +196,7 @@ INGEST = jobs.register(
         noun="file",
         # A pending row without bytes is an upload URL nobody used yet: nothing to process.
         claimable={"original_path__gt": ""},
+        waiting_since="queued_at",
     )
 )
 

@@ -129,6 +129,8 @@ INFERENCE = jobs.register(
         requeue=requeue_files,
         fail=fail_and_settle,
         noun="file",
+        cluster=settings.RELAY_GPU_CLUSTER,
+        waiting_since="uploaded_at",
     )
 )
 

@@ -11,6 +11,8 @@ a row whose status says queued, running or finished. The row, never django-q2, i
 - the *reaper* (`reap`, a django-q2 schedule every minute, and `manage.py relay_reap`) finds running
   rows silent for `RELAY_JOB_STALE_S`: a worker died (SIGKILL, OOM, a lost machine). It puts each back
   in the queue once and, if it dies again (`RELAY_JOB_MAX_ATTEMPTS`), fails it with a reason;
+- queued units that waited `RELAY_JOB_LOST_S` while their cluster's queue is empty lost their
+  message (the process that queued them died before the enqueue): the reaper sends it again;
 - sweepers registered beside the kinds clean up what a dead process leaves: expired upload URLs,
   temporary files.
 
@@ -54,6 +56,10 @@ class Kind:
     noun: str = "work"
     # Extra conditions a queued row must meet to be claimed (e.g. its bytes have arrived).
     claimable: dict = field(default_factory=dict)
+    # The django-q2 cluster its tasks go to ("": the default one), and the field that says since
+    # when a queued row has waited: together they find units whose message was lost (resend_lost).
+    cluster: str = ""
+    waiting_since: str = ""
 
     @property
     def rows(self):
@@ -177,12 +183,36 @@ def reap_kind(kind: Kind) -> tuple[int, int]:
     return len(requeued), failed
 
 
+def resend_lost(kind: Kind) -> int:
+    """Send again the tasks of queued units whose message never reached the broker.
+
+    A process that dies between committing a queued row and handing its task to django-q2 (the
+    enqueue runs on commit) leaves a unit nothing will ever pick up. Such a unit has waited longer
+    than RELAY_JOB_LOST_S while its cluster's queue holds no message at all. A unit whose message
+    is only late behind others is never touched (the queue is not empty), and a message sent twice
+    is harmless: the second claim finds nothing to do.
+    """
+    if not kind.waiting_since:
+        return 0
+    from django_q.brokers import get_broker
+
+    cutoff = timezone.now() - timedelta(seconds=settings.RELAY_JOB_LOST_S)
+    waiting = claimable(kind).filter(**{f"{kind.waiting_since}__lt": cutoff})
+    lost = list(waiting.values_list("pk", flat=True)[:1000])
+    if not lost or get_broker(kind.cluster or None).queue_size() > 0:
+        return 0
+    log.warning("sent again %d queued %s unit(s) whose task was lost: %s", len(lost), kind.name, lost)
+    kind.requeue(lost)
+    return len(lost)
+
+
 def reap() -> dict[str, int]:
     """Every kind's stale work and every sweeper, once; what it did, by name (for logs and tests)."""
     done: dict[str, int] = {}
     for kind in KINDS.values():
         requeued, failed = reap_kind(kind)
         done[f"{kind.name}_requeued"], done[f"{kind.name}_failed"] = requeued, failed
+        done[f"{kind.name}_resent"] = resend_lost(kind)
     for name, sweep in SWEEPERS.items():
         done[name] = sweep()
     return done

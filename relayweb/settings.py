@@ -33,6 +33,8 @@ RELAY_TRAINING_TIMEOUT = env_int("RELAY_TRAINING_TIMEOUT", 6 * 3600)
 # for RELAY_JOB_STALE_S is presumed dead, and its work is requeued until RELAY_JOB_MAX_ATTEMPTS claims.
 RELAY_HEARTBEAT_S = env_int("RELAY_HEARTBEAT_S", 5)
 RELAY_JOB_STALE_S = env_int("RELAY_JOB_STALE_S", 30)
+# A queued unit that waited this long while its cluster's queue is empty lost its task: sent again.
+RELAY_JOB_LOST_S = env_int("RELAY_JOB_LOST_S", 120, minimum=1)
 RELAY_JOB_MAX_ATTEMPTS = env_int("RELAY_JOB_MAX_ATTEMPTS", 2)
 if not 1 <= RELAY_HEARTBEAT_S < RELAY_JOB_STALE_S:
     raise RuntimeError("RELAY_HEARTBEAT_S must be at least 1 and below RELAY_JOB_STALE_S")

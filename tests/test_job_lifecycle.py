@@ -70,6 +70,28 @@ def test_the_reaper_requeues_a_silent_file_once_then_fails_it_with_a_reason(
     assert "Traceback" not in audio.error_message
 
 
+def test_a_queued_file_whose_task_was_lost_is_sent_again_once_its_cluster_has_nothing_queued(
+    dataset, django_capture_on_commit_callbacks
+):
+    from django_q.tasks import async_task
+
+    # Committed as queued, but its task never reached the broker (the on-commit enqueue never ran,
+    # as when the web process dies right after the commit).
+    audio = upload(dataset, "a.wav", factories.wav_bytes())
+    OrmQ.objects.all().delete()
+    assert jobs.reap()["ingest_resent"] == 0  # not waiting long enough yet to be called lost
+    AudioFile.objects.filter(pk=audio.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
+    async_task("math.floor", 1.5)  # another task still queued: this one may only be late
+    assert jobs.reap()["ingest_resent"] == 0 and queued_ingest_tasks(audio.id) == 0
+    OrmQ.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.reap()["ingest_resent"] == 1
+    assert queued_ingest_tasks(audio.id) == 1
+    assert tasks.ingest_audio(str(audio.id)).startswith("ready")
+    audio.refresh_from_db()
+    assert audio.processing_status == "ready"
+
+
 def test_a_worker_that_beats_is_never_reaped(dataset):
     audio = upload(dataset, "a.wav", factories.wav_bytes())
     services.claim_ingest(audio.id)

@@ -101,6 +101,8 @@ TRAINING = jobs.register(
         fail=lambda job_id, message: finish(job_id, TrainingStatus.FAILED, message),
         noun="training job",
         claimable={"cancel_requested": False},
+        cluster=settings.RELAY_GPU_CLUSTER,
+        waiting_since="created_at",
     )
 )
 
