@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -143,6 +144,8 @@ def queue_ingest(audio: AudioFile) -> None:
             audio_id,
             hook="datasets.tasks.ingest_finished",
             task_name=f"ingest {audio_id}",
+            # Named, not the caller's own: a training or inference worker may queue ingest too.
+            cluster=settings.RELAY_INGEST_QUEUE,
         )
     )
 
@@ -196,6 +199,7 @@ INGEST = jobs.register(
         noun="file",
         # A pending row without bytes is an upload URL nobody used yet: nothing to process.
         claimable={"original_path__gt": ""},
+        cluster=settings.RELAY_INGEST_QUEUE,
         waiting_since="queued_at",
     )
 )

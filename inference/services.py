@@ -93,7 +93,7 @@ def enqueue(job_id) -> None:
     async_task(
         "inference.tasks.run_job",
         str(job_id),
-        cluster=settings.RELAY_GPU_CLUSTER,
+        cluster=settings.RELAY_INFERENCE_QUEUE,
         hook="inference.tasks.run_finished",
         task_name=f"infer {job_id}",
     )
@@ -129,7 +129,7 @@ INFERENCE = jobs.register(
         requeue=requeue_files,
         fail=fail_and_settle,
         noun="file",
-        cluster=settings.RELAY_GPU_CLUSTER,
+        cluster=settings.RELAY_INFERENCE_QUEUE,
         waiting_since="uploaded_at",
     )
 )

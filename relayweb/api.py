@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -13,14 +14,22 @@ from relayweb.auth import Public
 
 
 def queue_stats() -> dict:
+    """Tasks waiting in the broker, in all and per queue, with the age of the oldest: a queue that
+    grows or ages while others drain has no worker serving it."""
     from django_q.models import OrmQ
 
-    queued = OrmQ.objects.order_by("lock", "id")
-    oldest = queued.values_list("lock", flat=True).first()
+    now = timezone.now()
+    waiting = OrmQ.objects.filter(lock__lte=now)  # a locked message is one a worker is running
+
+    def depth(rows) -> dict:
+        oldest = rows.order_by("lock").values_list("lock", flat=True).first()
+        age = round((now - oldest).total_seconds()) if oldest else None
+        return {"queued_tasks": rows.count(), "oldest_queued_age_s": age}
+
     return {
         "broker": "orm",
-        "queued_tasks": queued.count(),
-        "oldest_queued_age_s": round((timezone.now() - oldest).total_seconds()) if oldest else None,
+        **depth(waiting),
+        "queues": {name: depth(waiting.filter(key=name)) for name in settings.RELAY_QUEUES},
     }
 
 

@@ -27,8 +27,13 @@ RELAY_UPLOAD_URL_EXPIRES = env_int("RELAY_UPLOAD_URL_EXPIRES", 3600)
 RELAY_PUBLIC_URL = os.environ.get("RELAY_PUBLIC_URL", "").rstrip("/")
 RELAY_INGEST_TIMEOUT = env_int("RELAY_INGEST_TIMEOUT", 3600)
 RELAY_INGEST_WORKERS = env_int("RELAY_INGEST_WORKERS", 2)
-RELAY_GPU_CLUSTER = "gpu"
+# The queues (docs/deployment.md): each is a django-q2 cluster of its own, so inference never waits
+# behind a training run and each has its own timeout. A worker serves any set of them
+# (`scripts/serve.py --no-web --queues training,inference`).
+RELAY_INGEST_QUEUE, RELAY_TRAINING_QUEUE, RELAY_INFERENCE_QUEUE = "ingest", "training", "inference"
+RELAY_QUEUES = (RELAY_INGEST_QUEUE, RELAY_TRAINING_QUEUE, RELAY_INFERENCE_QUEUE)
 RELAY_TRAINING_TIMEOUT = env_int("RELAY_TRAINING_TIMEOUT", 6 * 3600)
+RELAY_INFERENCE_TIMEOUT = env_int("RELAY_INFERENCE_TIMEOUT", 6 * 3600)
 # The job lifecycle (relayweb/jobs.py): a running worker beats every RELAY_HEARTBEAT_S; one silent
 # for RELAY_JOB_STALE_S is presumed dead, and its work is requeued until RELAY_JOB_MAX_ATTEMPTS claims.
 RELAY_HEARTBEAT_S = env_int("RELAY_HEARTBEAT_S", 5)
@@ -211,7 +216,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 Q_CLUSTER = {
-    "name": "relay",
+    "name": RELAY_INGEST_QUEUE,
     "orm": "default",
     "workers": RELAY_INGEST_WORKERS,
     "timeout": RELAY_INGEST_TIMEOUT,
@@ -223,16 +228,14 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "poll": 0.5,
     "sync": env_bool("RELAY_TASKS_SYNC", False),
-    # The GPU cluster: `Q_CLUSTER_NAME=gpu manage.py qcluster`. One worker, a fresh process for
-    # every task (CUDA state never leaks between jobs), no retries, a long timeout.
+    # The GPU queues: `Q_CLUSTER_NAME=training manage.py qcluster` (or inference). One worker each, a
+    # fresh process for every task (CUDA state never leaks between jobs), no retries, long timeouts.
     "ALT_CLUSTERS": {
-        RELAY_GPU_CLUSTER: {
-            "workers": 1,
-            "recycle": 1,
-            "timeout": RELAY_TRAINING_TIMEOUT,
-            "retry": RELAY_TRAINING_TIMEOUT + 60,
-            "max_attempts": 1,
-        }
+        name: {"workers": 1, "recycle": 1, "timeout": timeout, "retry": timeout + 60, "max_attempts": 1}
+        for name, timeout in (
+            (RELAY_TRAINING_QUEUE, RELAY_TRAINING_TIMEOUT),
+            (RELAY_INFERENCE_QUEUE, RELAY_INFERENCE_TIMEOUT),
+        )
     },
 }
 

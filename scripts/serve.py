@@ -1,17 +1,20 @@
-"""`make run`: gunicorn and both django-q2 clusters under a small supervisor.
+"""`make run`: gunicorn and a django-q2 cluster per queue, under a small supervisor.
 
-    python scripts/serve.py        (HOST and PORT choose where gunicorn listens)
+    python scripts/serve.py                                      (HOST and PORT: where gunicorn listens)
+    python scripts/serve.py --no-web --queues training,inference (a worker machine: any set of queues)
 
-The default cluster ingests audio; the `gpu` cluster (one worker, a fresh process per task) trains
-models and runs inference. A child that dies is started again after 1, 2, 4 … 30 seconds (back to 1
-once it has run for a minute). SIGTERM, SIGINT (Ctrl-C) or SIGHUP stops everything within 10
-seconds: each child gets SIGTERM, then its whole process group (its workers too) SIGKILL.
+Each queue is its own cluster: `ingest` decodes and measures uploads; `training` and `inference`
+(one worker each, a fresh process per task) train models and run them, side by side, so inference
+never waits behind a training run. A child that dies is started again after 1, 2, 4 … 30 seconds
+(back to 1 once it has run for a minute). SIGTERM, SIGINT (Ctrl-C) or SIGHUP stops everything within
+10 seconds: each child gets SIGTERM, then its whole process group (its workers too) SIGKILL.
 
-Production runs the same three processes under systemd instead (docs/deployment.md).
+Production runs the same processes under systemd instead (docs/deployment.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -81,13 +84,30 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def children(python: str, env: dict[str, str]) -> list[Child]:
-    manage = [python, "manage.py"]
-    return [
-        Child("web", [python, "-m", "gunicorn", "-c", "relayweb/gunicorn_conf.py"], env),
-        Child("ingest cluster", [*manage, "qcluster"], env),
-        Child("gpu cluster", [*manage, "qcluster"], {**env, "Q_CLUSTER_NAME": "gpu"}),
-    ]
+QUEUES = ("ingest", "training", "inference")  # relayweb.settings.RELAY_QUEUES, without Django
+
+
+def children(python: str, env: dict[str, str], web: bool = True, queues=QUEUES) -> list[Child]:
+    group = [Child("web", [python, "-m", "gunicorn", "-c", "relayweb/gunicorn_conf.py"], env)] if web else []
+    for queue in queues:
+        group.append(
+            Child(f"{queue} cluster", [python, "manage.py", "qcluster"], {**env, "Q_CLUSTER_NAME": queue})
+        )
+    return group
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-web", dest="web", action="store_false", help="workers only")
+    parser.add_argument(
+        "--queues", default=",".join(QUEUES), help=f"comma-separated, any of {', '.join(QUEUES)}"
+    )
+    args = parser.parse_args(argv)
+    args.queues = [q for q in args.queues.split(",") if q]
+    unknown = [q for q in args.queues if q not in QUEUES]
+    if unknown or not (args.queues or args.web):
+        parser.error(f"unknown queue(s) {', '.join(unknown)}" if unknown else "nothing to run")
+    return args
 
 
 def check_settings() -> None:
@@ -111,22 +131,24 @@ def stop_all(group: list[Child]) -> None:
 
 
 def main() -> int:
+    args = parse_args()
     # The embedded single-machine stack: a missing SECRET_KEY is generated (docs/configuration.md).
     os.environ.setdefault("RELAY_EMBEDDED", "true")
     check_settings()
     stopping: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda signum, _frame: stopping.append(signum))
-    group = children(sys.executable, dict(os.environ))
+    group = children(sys.executable, dict(os.environ), args.web, args.queues)
     for child in group:
         child.start()
-    log(f"Relay is serving http://{HOST}:{PORT}/ with its workers; Ctrl-C stops them all.")
+    serving = f"serving http://{HOST}:{PORT}/ with" if args.web else "working"
+    log(f"Relay is {serving} queues {', '.join(args.queues) or 'none'}; Ctrl-C stops them all.")
     while not stopping:
         now = time.monotonic()
         for child in group:
             child.check(now)
         time.sleep(0.2)
-    log(f"{signal.Signals(stopping[0]).name}: stopping gunicorn and both clusters")
+    log(f"{signal.Signals(stopping[0]).name}: stopping {', '.join(child.name for child in group)}")
     stop_all(group)
     return 0
 

@@ -139,10 +139,15 @@ def worker(transactional_db, settings, media_root):
 
 @pytest.fixture
 def gpu_worker(transactional_db, settings, media_root):
-    """The training cluster (`Q_CLUSTER_NAME=gpu`): one worker, a fresh process per task."""
-    process = start_cluster(settings, media_root, cluster=settings.RELAY_GPU_CLUSTER)
-    yield process
-    stop(process)
+    """The training and inference clusters (`Q_CLUSTER_NAME=training`, `inference`), as a GPU
+    machine runs them: one worker each, a fresh process per task."""
+    processes = [
+        start_cluster(settings, media_root, cluster=queue)
+        for queue in (settings.RELAY_TRAINING_QUEUE, settings.RELAY_INFERENCE_QUEUE)
+    ]
+    yield processes
+    for process in processes:
+        stop(process)
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25):

@@ -48,6 +48,15 @@ def test_health_needs_no_key_and_reports_database_and_queue():
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["queue"]["broker"] == "orm" and body["queue"]["queued_tasks"] == 0
+    assert body["queue"]["queues"] == {
+        name: {"queued_tasks": 0, "oldest_queued_age_s": None} for name in ("ingest", "training", "inference")
+    }
+    from django_q.tasks import async_task
+
+    async_task("math.floor", 1.5, cluster="training")  # waiting: no training worker here
+    queues = api_client(None).get("/api/v1/health").json()["queue"]["queues"]
+    assert queues["training"]["queued_tasks"] == 1 and queues["training"]["oldest_queued_age_s"] >= 0
+    assert queues["inference"]["queued_tasks"] == 0
 
 
 ROLE_CASES = [

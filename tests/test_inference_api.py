@@ -297,3 +297,25 @@ def test_files_embedded_in_jobs_read_exactly_as_the_files_endpoint_writes_them(a
         listed = api.get("/api/v1/inference-jobs", {"files_limit": 1}).json()["items"]
         assert [j["files"] for j in listed if j["id"] == str(job.id)] == [paged[:1]]
         assert paged[1]["detections"] == detections and paged[1]["processed_at"].endswith("Z")
+
+
+def test_inference_never_waits_behind_a_training_run(api, model, gpu_worker, tmp_path):
+    """The training queue's one worker is busy for minutes; a job on the inference queue still
+    completes, on the same (GPU) machine, meanwhile."""
+    from django_q.brokers import get_broker
+    from django_q.tasks import async_task
+
+    marker = tmp_path / "training-busy"
+    async_task("tests.test_process_lifecycle.mark_and_sleep", str(marker), 300, cluster="training")
+    wait_for(marker.exists, timeout=60)
+    job = create_job(api, model)
+    added = api.post(
+        f"/api/v1/inference-jobs/{job['id']}/files",
+        {"file": [SimpleUploadedFile("a.wav", speech(3))]},
+        format="multipart",
+    )
+    assert added.status_code == 201
+    url = f"/api/v1/inference-jobs/{job['id']}"
+    done = wait_for(lambda: (j := api.get(url).json())["status"] == "completed" and j, timeout=120)
+    assert done["files"][0]["status"] == "completed"
+    assert get_broker("training").lock_size() == 1  # the training worker still holds its task

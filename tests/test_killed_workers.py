@@ -79,7 +79,7 @@ def test_a_killed_inference_worker_hands_its_file_on_and_the_job_completes(quick
         team, model, {"threshold": 0.5, "merge_window_ms": 200, "min_duration_ms": 50}
     )
     f = inference_services.upload_and_queue(job, SimpleUploadedFile("long.wav", long_wav(40)))
-    first = start_cluster(quick_lifecycle, media_root, cluster="gpu", **QUICK)
+    first = start_cluster(quick_lifecycle, media_root, cluster="inference", **QUICK)
     try:
         wait_for(InferenceFile.objects.filter(pk=f.id, status="processing").exists, timeout=90, interval=0.1)
         time.sleep(1.0)  # well into the file
@@ -90,7 +90,7 @@ def test_a_killed_inference_worker_hands_its_file_on_and_the_job_completes(quick
     time.sleep(5)  # silent for longer than the stale limit
     # The reaper runs on the ingest cluster's schedule (see the test above); here, directly.
     assert jobs.reap()["inference_requeued"] == 1
-    second = start_cluster(quick_lifecycle, media_root, cluster="gpu", **QUICK)
+    second = start_cluster(quick_lifecycle, media_root, cluster="inference", **QUICK)
     try:
         done = wait_for(
             lambda: (j := InferenceJob.objects.get(pk=job.id)).status in ("completed", "failed") and j,

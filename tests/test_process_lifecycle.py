@@ -36,7 +36,7 @@ def healthy(base_url: str) -> bool:
 
 
 def direct_children(pid: int) -> dict[str, int]:
-    """The supervisor's children by role: web, ingest, gpu."""
+    """The supervisor's children by role: web and one per queue (ingest, training, inference)."""
     roles = {}
     for child in descendants(pid):
         try:
@@ -50,7 +50,8 @@ def direct_children(pid: int) -> dict[str, int]:
         if b"gunicorn" in command:
             roles["web"] = child
         elif b"qcluster" in command:
-            roles["gpu" if b"Q_CLUSTER_NAME=gpu" in environment else "ingest"] = child
+            named = [e.split(b"=", 1)[1] for e in environment if e.startswith(b"Q_CLUSTER_NAME=")]
+            roles[named[0].decode() if named else "ingest"] = child
     return roles
 
 
@@ -66,7 +67,7 @@ class Stack:
 
     def fully_up(self) -> bool:
         # gunicorn and its 2 workers; each cluster's main, sentinel, worker, monitor and pusher.
-        return len(self.children()) == 3 and len(descendants(self.process.pid)) >= 13
+        return len(self.children()) == 4 and len(descendants(self.process.pid)) >= 18
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def is_alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("how", ["SIGTERM to the supervisor", "Ctrl-C in its terminal"])
-def test_sigterm_or_ctrl_c_stops_the_web_server_both_clusters_and_their_workers_within_10_s(stack, how):
+def test_sigterm_or_ctrl_c_stops_the_web_server_every_cluster_and_their_workers_within_10_s(stack, how):
     processes = stack.everything()
     groups = list(stack.children().values())
     started = time.monotonic()
@@ -122,7 +123,7 @@ def test_sigterm_or_ctrl_c_stops_the_web_server_both_clusters_and_their_workers_
     assert stack.process.wait(timeout=STOP_WITHIN_S) == 0
     assert time.monotonic() - started < STOP_WITHIN_S
     assert [pid for pid in processes if is_alive(pid)] == []
-    assert [group_members(pgid) for pgid in groups] == [[], [], []]
+    assert len(groups) == 4 and [group_members(pgid) for pgid in groups] == [[], [], [], []]
 
 
 def test_a_killed_web_server_or_cluster_is_restarted_and_its_workers_do_not_linger(stack):
@@ -134,14 +135,14 @@ def test_a_killed_web_server_or_cluster_is_restarted_and_its_workers_do_not_ling
         lambda: (c := stack.children()) and all(c.get(r, before[r]) != before[r] for r in replaced) and c,
         timeout=30,
     )
-    assert after["gpu"] == before["gpu"]
+    assert (after["training"], after["inference"]) == (before["training"], before["inference"])
     wait_for(lambda: healthy(stack.base_url), timeout=60)
     assert group_members(before["web"]) == [] and group_members(before["ingest"]) == []
 
 
 @pytest.mark.parametrize(
     ("cluster", "how"),
-    [(None, "SIGTERM to it"), ("gpu", "SIGTERM to its group"), ("gpu", "SIGINT")],
+    [(None, "SIGTERM to it"), ("training", "SIGTERM to its group"), ("inference", "SIGINT")],
 )
 def test_a_lone_qcluster_stops_within_10_s_even_while_a_long_task_runs(
     transactional_db, settings, media_root, tmp_path, cluster, how

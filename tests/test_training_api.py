@@ -197,7 +197,7 @@ def test_a_job_whose_worker_is_killed_is_trained_again_once_then_failed_with_a_r
     job_id = start(api, dataset, published, {**TINY, "epochs": 100}).json()["id"]
     url = f"/api/v1/training-jobs/{job_id}"
     for attempt in (1, 2):
-        worker = start_cluster(small_minimum, media_root, cluster="gpu", **quick)
+        worker = start_cluster(small_minimum, media_root, cluster="training", **quick)
         try:
             running = TrainingJob.objects.filter(pk=job_id, attempts=attempt, current_epoch__gte=1)
             wait_for(running.exists, timeout=120)

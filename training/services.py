@@ -79,7 +79,7 @@ def enqueue(job_id) -> None:
     async_task(
         "training.tasks.train_job",
         str(job_id),
-        cluster=settings.RELAY_GPU_CLUSTER,
+        cluster=settings.RELAY_TRAINING_QUEUE,
         hook="training.tasks.train_finished",
         task_name=f"train {job_id}",
     )
@@ -101,7 +101,7 @@ TRAINING = jobs.register(
         fail=lambda job_id, message: finish(job_id, TrainingStatus.FAILED, message),
         noun="training job",
         claimable={"cancel_requested": False},
-        cluster=settings.RELAY_GPU_CLUSTER,
+        cluster=settings.RELAY_TRAINING_QUEUE,
         waiting_since="created_at",
     )
 )

@@ -1,8 +1,8 @@
 """`manage.py qcluster`: django-q2's cluster, but one that stops within seconds when told to.
 
 django-q2's own command hangs on SIGTERM in two ways:
-- its sentinel waits for every worker to finish the task in hand, however long (the `gpu` cluster's
-  training tasks run for hours);
+- its sentinel waits for every worker to finish the task in hand, however long (the `training` queue's
+  tasks run for hours);
 - when SIGTERM reaches the whole process group (systemd's default, `kill -- -PGID`), the sentinel
   dies at once while waiting on the cluster's stop event, and the main process then blocks forever
   in `stop_event.set()` (a multiprocessing Condition waits for a sleeper that is gone).
