@@ -10,8 +10,9 @@ from rest_framework.exceptions import APIException
 
 from datasets.models import ArtifactType, Dataset, SetStatus
 from inference import services
-from inference.models import InferenceJob
+from inference.models import FileStatus, InferenceJob
 from inference.serializers import InferenceConfigSerializer
+from relayweb import queues
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_required
 from training.builtin import visible_models
@@ -78,8 +79,16 @@ def job_detail(request, job_id):
         "config": {"jobId": str(job.id), "colors": type_colors(job)},
         "can_run": role_at_least(request.membership.role, Role.ANNOTATOR),
         "max_upload_mb": settings.RELAY_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "waiting": waiting_note(job),
     }
     return render(request, "inference/job_detail.html", context)
+
+
+def waiting_note(job) -> str:
+    """Files queued and none running: the job waits for the inference queue's worker."""
+    active = job.files.filter(status__in=[FileStatus.QUEUED, FileStatus.PROCESSING])
+    statuses = set(active.values_list("status", flat=True))
+    return queues.waiting_note(settings.RELAY_INFERENCE_QUEUE) if statuses == {FileStatus.QUEUED} else ""
 
 
 @require_POST

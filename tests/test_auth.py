@@ -49,7 +49,8 @@ def test_health_needs_no_key_and_reports_database_and_queue():
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["queue"]["broker"] == "orm" and body["queue"]["queued_tasks"] == 0
     assert body["queue"]["queues"] == {
-        name: {"queued_tasks": 0, "oldest_queued_age_s": None} for name in ("ingest", "training", "inference")
+        name: {"queued_tasks": 0, "running_tasks": 0, "oldest_queued_age_s": None}
+        for name in ("ingest", "training", "inference")
     }
     from django_q.tasks import async_task
 

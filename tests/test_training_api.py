@@ -223,3 +223,31 @@ def test_the_model_page_warns_when_validation_is_too_small_to_trust(client, team
     page = client.get(f"/models/{model.id}/").content.decode()
     assert page.count('data-testid="metrics-warning"') == len(model.artifact_types)
     assert "at least 20 are needed before these figures mean much" in page
+
+
+def test_a_queued_jobs_page_says_where_it_waits_and_why(client, team):
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import OrmQ
+    from django_q.tasks import async_task
+
+    job = TrainingJob.objects.create(
+        team=team, dataset_id=uuid.uuid4(), annotation_set_id=uuid.uuid4(), annotation_set_version=1,
+        config={"artifact_types": ["glitch"], "epochs": 1}, status="queued",
+    )  # fmt: skip
+    client.force_login(factories.make_user(team, "ada"))
+
+    def waiting() -> str:
+        page = client.get(f"/training/{job.id}/").content.decode()
+        return page.split('id="job-waiting">', 1)[1].split("</p>", 1)[0] if "job-waiting" in page else ""
+
+    async_task("math.floor", 1.5, cluster="training")
+    assert waiting() == "Queued in the training queue; a worker will pick it up."
+    OrmQ.objects.update(lock=timezone.now() - timedelta(minutes=5))  # nobody took it since
+    assert "no worker has taken it" in waiting() and "Q_CLUSTER_NAME=training" in waiting()
+    OrmQ.objects.update(lock=timezone.now() + timedelta(minutes=5))  # a worker holds it: busy
+    assert waiting().startswith("Waiting in the training queue: its worker is busy")
+    TrainingJob.objects.filter(pk=job.pk).update(status="training")
+    assert waiting() == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,10 +10,11 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from datasets.models import AnnotationSet, Dataset
+from relayweb import queues
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_object, team_required
 from training import builtin, services
-from training.models import DetectorModel, TrainingJob
+from training.models import DetectorModel, TrainingJob, TrainingStatus
 from training.serializers import TrainingConfigSerializer
 
 
@@ -33,6 +35,9 @@ def job_detail(request, job_id):
         "dataset": Dataset.objects.filter(pk=job.dataset_id).first(),
         "model": getattr(job, "detector", None),
         "can_cancel": not job.is_finished and role_at_least(request.membership.role, Role.ADMIN),
+        "waiting": queues.waiting_note(settings.RELAY_TRAINING_QUEUE)
+        if job.status == TrainingStatus.QUEUED
+        else "",
     }
     return render(request, "training/job_detail.html", context)
 

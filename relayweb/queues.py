@@ -1,0 +1,44 @@
+"""What the broker holds, per queue: for the health check and for the pages of jobs that wait."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+
+# A queue whose oldest task waited this long while no task of it ran has no worker serving it.
+UNSERVED_AFTER_S = 60
+
+
+def depth(queue: str | None = None) -> dict:
+    """Tasks waiting (and running: a worker holds their message) in one queue, or in all."""
+    from django_q.models import OrmQ
+
+    now = timezone.now()
+    rows = OrmQ.objects.all() if queue is None else OrmQ.objects.filter(key=queue)
+    waiting = rows.filter(lock__lte=now)
+    oldest = waiting.order_by("lock").values_list("lock", flat=True).first()
+    return {
+        "queued_tasks": waiting.count(),
+        "running_tasks": rows.filter(lock__gt=now).count(),
+        "oldest_queued_age_s": round((now - oldest).total_seconds()) if oldest else None,
+    }
+
+
+def stats() -> dict:
+    return {"broker": "orm", **depth(), "queues": {name: depth(name) for name in settings.RELAY_QUEUES}}
+
+
+def waiting_note(queue: str) -> str:
+    """Where a job waits and why, in a sentence for its page."""
+    q = depth(queue)
+    if q["running_tasks"]:
+        return (
+            f"Waiting in the {queue} queue: its worker is busy with another task "
+            f"({q['queued_tasks']} waiting)."
+        )
+    if (q["oldest_queued_age_s"] or 0) >= UNSERVED_AFTER_S:
+        return (
+            f"Waiting in the {queue} queue for {q['oldest_queued_age_s']} s and no worker has taken it: "
+            f"is a worker for it running (`make run`, or `Q_CLUSTER_NAME={queue} manage.py qcluster`)?"
+        )
+    return f"Queued in the {queue} queue; a worker will pick it up."
