@@ -32,9 +32,12 @@ class FailedSignIns:
 
     def seconds_to_wait(self) -> int:
         count, first_at = self._read()
-        if count < settings.RELAY_LOGIN_ATTEMPTS:
+        left = first_at + settings.RELAY_LOGIN_WINDOW_S - time.time()
+        # The window decides, not the cache entry: that may outlive it by up to a second (its
+        # timeout is rounded up), and a sign-in then must not be refused with "wait 1 s".
+        if count < settings.RELAY_LOGIN_ATTEMPTS or left <= 0:
             return 0
-        return max(1, math.ceil(first_at + settings.RELAY_LOGIN_WINDOW_S - time.time()))
+        return max(1, math.ceil(left))
 
     def record(self) -> None:
         count, first_at = self._read()

@@ -70,6 +70,20 @@ def test_the_wait_ends_with_the_window(ada, settings):
     assert sign_in(PASSWORD).status_code == 302
 
 
+def test_failures_whose_window_has_passed_no_longer_count_while_their_cache_entry_lingers(ada, settings):
+    from django.test import RequestFactory
+
+    from relayweb.login import FailedSignIns
+
+    request = RequestFactory().post("/login/", REMOTE_ADDR="10.0.0.1")
+    failures = FailedSignIns(request, "ada")
+    # Five failures whose window ended half a second ago; the entry's rounded-up timeout keeps it.
+    passed = time.time() - settings.RELAY_LOGIN_WINDOW_S - 0.5
+    caches["shared"].set(failures.key, (5, passed), timeout=60)
+    assert failures.seconds_to_wait() == 0
+    assert sign_in(PASSWORD).status_code == 302
+
+
 def test_the_admin_sign_in_page_is_throttled_too(team):
     admin = factories.make_user(team, "root")
     admin.is_staff = admin.is_superuser = True
