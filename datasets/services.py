@@ -199,7 +199,7 @@ INGEST = jobs.register(
         noun="file",
         # A pending row without bytes is an upload URL nobody used yet: nothing to process.
         claimable={"original_path__gt": ""},
-        cluster=settings.RELAY_INGEST_QUEUE,
+        queue=settings.RELAY_INGEST_QUEUE,
         waiting_since="queued_at",
     )
 )

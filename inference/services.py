@@ -129,7 +129,7 @@ INFERENCE = jobs.register(
         requeue=requeue_files,
         fail=fail_and_settle,
         noun="file",
-        cluster=settings.RELAY_INFERENCE_QUEUE,
+        queue=settings.RELAY_INFERENCE_QUEUE,
         waiting_since="uploaded_at",
     )
 )

@@ -35,6 +35,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from relayweb import queues
+
 log = logging.getLogger(__name__)
 
 REAPER_SCHEDULE = "relay: reap stale jobs"
@@ -53,12 +55,12 @@ class Kind:
     requeue: Callable[[list], None]
     # fail(id, message): fail one unit with a reason (and whatever follows, e.g. settling its job).
     fail: Callable[[object, str], None]
+    queue: str  # relayweb.queues: where its tasks go
     noun: str = "work"
     # Extra conditions a queued row must meet to be claimed (e.g. its bytes have arrived).
     claimable: dict = field(default_factory=dict)
-    # The django-q2 cluster its tasks go to ("": the default one), and the field that says since
-    # when a queued row has waited: together they find units whose message was lost (resend_lost).
-    cluster: str = ""
+    # The field that says since when a queued row has waited: units that waited long while their
+    # queue is empty lost their message (resend_lost).
     waiting_since: str = ""
 
     @property
@@ -194,12 +196,10 @@ def resend_lost(kind: Kind) -> int:
     """
     if not kind.waiting_since:
         return 0
-    from django_q.brokers import get_broker
-
     cutoff = timezone.now() - timedelta(seconds=settings.RELAY_JOB_LOST_S)
     waiting = claimable(kind).filter(**{f"{kind.waiting_since}__lt": cutoff})
     lost = list(waiting.values_list("pk", flat=True)[:1000])
-    if not lost or get_broker(kind.cluster or None).queue_size() > 0:
+    if not lost or queues.depth(kind.queue)["queued_tasks"] > 0:
         return 0
     log.warning("sent again %d queued %s unit(s) whose task was lost: %s", len(lost), kind.name, lost)
     kind.requeue(lost)

@@ -1,9 +1,15 @@
-"""What the broker holds, per queue: for the health check and for the pages of jobs that wait."""
+"""Relay's queues and what the broker holds in each: for the health check, the reaper and the pages
+of jobs that wait. Imported by the settings and by scripts/serve.py too: nothing here needs Django
+configured until it is called."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils import timezone
+
+# Each is a django-q2 cluster of its own (docs/deployment.md), so inference never waits behind a
+# training run and each has its own timeout. A worker serves any set of them
+# (`scripts/serve.py --no-web --queues training,inference`).
+INGEST, TRAINING, INFERENCE = QUEUES = ("ingest", "training", "inference")
 
 # A queue whose oldest task waited this long while no task of it ran has no worker serving it.
 UNSERVED_AFTER_S = 60
@@ -25,7 +31,7 @@ def depth(queue: str | None = None) -> dict:
 
 
 def stats() -> dict:
-    return {"broker": "orm", **depth(), "queues": {name: depth(name) for name in settings.RELAY_QUEUES}}
+    return {"broker": "orm", **depth(), "queues": {name: depth(name) for name in QUEUES}}
 
 
 def waiting_note(queue: str) -> str:

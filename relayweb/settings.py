@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from relayweb import queues
 from relayweb.env import env_bool, env_int, env_list, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,11 +28,8 @@ RELAY_UPLOAD_URL_EXPIRES = env_int("RELAY_UPLOAD_URL_EXPIRES", 3600)
 RELAY_PUBLIC_URL = os.environ.get("RELAY_PUBLIC_URL", "").rstrip("/")
 RELAY_INGEST_TIMEOUT = env_int("RELAY_INGEST_TIMEOUT", 3600)
 RELAY_INGEST_WORKERS = env_int("RELAY_INGEST_WORKERS", 2)
-# The queues (docs/deployment.md): each is a django-q2 cluster of its own, so inference never waits
-# behind a training run and each has its own timeout. A worker serves any set of them
-# (`scripts/serve.py --no-web --queues training,inference`).
-RELAY_INGEST_QUEUE, RELAY_TRAINING_QUEUE, RELAY_INFERENCE_QUEUE = "ingest", "training", "inference"
-RELAY_QUEUES = (RELAY_INGEST_QUEUE, RELAY_TRAINING_QUEUE, RELAY_INFERENCE_QUEUE)
+# The queues, each a django-q2 cluster of its own (relayweb/queues.py).
+RELAY_INGEST_QUEUE, RELAY_TRAINING_QUEUE, RELAY_INFERENCE_QUEUE = queues.QUEUES
 RELAY_TRAINING_TIMEOUT = env_int("RELAY_TRAINING_TIMEOUT", 6 * 3600)
 RELAY_INFERENCE_TIMEOUT = env_int("RELAY_INFERENCE_TIMEOUT", 6 * 3600)
 # The job lifecycle (relayweb/jobs.py): a running worker beats every RELAY_HEARTBEAT_S; one silent

@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from relayweb.queues import QUEUES  # noqa: E402 - Django need not be configured for the names
+
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
 FIRST_DELAY_S = 1.0
@@ -84,9 +88,6 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-QUEUES = ("ingest", "training", "inference")  # relayweb.settings.RELAY_QUEUES, without Django
-
-
 def children(python: str, env: dict[str, str], web: bool = True, queues=QUEUES) -> list[Child]:
     group = [Child("web", [python, "-m", "gunicorn", "-c", "relayweb/gunicorn_conf.py"], env)] if web else []
     for queue in queues:
@@ -112,7 +113,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def check_settings() -> None:
     """Stop at once, with the reason, on a bad environment, rather than restart children forever."""
-    sys.path.insert(0, str(ROOT))
     from relayweb.env import settings_or_exit
 
     settings_or_exit()

@@ -101,7 +101,7 @@ TRAINING = jobs.register(
         fail=lambda job_id, message: finish(job_id, TrainingStatus.FAILED, message),
         noun="training job",
         claimable={"cancel_requested": False},
-        cluster=settings.RELAY_TRAINING_QUEUE,
+        queue=settings.RELAY_TRAINING_QUEUE,
         waiting_since="created_at",
     )
 )
