@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from relayml.events import Event, postprocess
-from relayml.features import FeatureParams
 from relayml.ingest import current_features
 from relayml.model import Detector
 from relayml.train import predict_scores
@@ -16,7 +15,7 @@ from relayml.train import predict_scores
 
 def stored_features(detector: Detector, path: str | Path) -> np.ndarray:
     """A file's cached features (ingest's FEATURES_NAME) as `detector` was trained on them."""
-    return current_features(Path(path), FeatureParams.from_dict(detector.feature_params))
+    return current_features(Path(path), detector.features)
 
 
 def score_features(detector: Detector, features: np.ndarray, device: str = "cpu") -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from relayml.decode import AudioDecodeError, Limits, probe
-from relayml.features import SAMPLE_RATE, FeatureParams, LogMelStream, PeakStream
+from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
 from relayml.ingest import iter_canonical
 from relayml.model import Detector
 from relayml.scores import PEAKS_NAME, SCORES_NAME, quantise
@@ -152,7 +152,7 @@ def stream_file(
     """Decode, featurise and submit one file; returns its duration in ms at 16 kHz."""
     info = probe(path, limits)
     # The model's own features: one trained before a feature change keeps working.
-    mel, peaks = LogMelStream(FeatureParams.from_dict(scorer.batcher.detector.feature_params)), PeakStream()
+    mel, peaks = LogMelStream(scorer.batcher.detector.features), PeakStream()
     peak_parts: list[np.ndarray] = []
     samples = 0
     for block in iter_canonical(path, info):

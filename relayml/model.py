@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from relayml.features import FeatureParams
+
 FORMAT = "relay-detector"
 FORMAT_VERSION = 1
 
@@ -96,6 +98,11 @@ class Detector:
     floors: dict[str, dict[str, float]] = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     code_version: str = ""
+
+    @property
+    def features(self) -> FeatureParams:
+        """The features it was trained on: inference and evaluation compute these for it."""
+        return FeatureParams.from_dict(self.feature_params)
 
     def normalise(self, features: torch.Tensor) -> torch.Tensor:
         return (features - self.mean) / self.std

@@ -221,7 +221,7 @@ def positive_weights(arrays) -> torch.Tensor:
 def fine_tunable(base: Detector, types: list[str]) -> CRNN:
     """A model for `types` that starts from `base`: every layer copied, and the output row of each
     type the base knows; a type it does not know starts from scratch."""
-    if base.feature_params != DEFAULT_FEATURES.to_dict():
+    if base.features != DEFAULT_FEATURES:
         raise ValueError("the base model was trained on other features than Relay computes now")
     model = CRNN(replace(base.model.spec, n_types=len(types)))
     state = {k: v for k, v in base.model.state_dict().items() if not k.startswith("head.")}
