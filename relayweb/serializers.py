@@ -29,19 +29,21 @@ def same(value: Any) -> Any:
     return value
 
 
+# Types whose to_representation only converts the value (exact types: a subclass may do more).
+PLAIN = {fields.CharField: str, fields.IntegerField: int, fields.FloatField: float, fields.BooleanField: bool}
+
+
 def direct_conversion(field: fields.Field) -> Callable[[Any], Any] | None:
     """What `field.to_representation` does to a non-None value, where that is this simple."""
-    kind = type(field)  # exact types: a subclass may represent values its own way
-    if kind in (fields.CharField, fields.IntegerField, fields.FloatField):
-        return {fields.CharField: str, fields.IntegerField: int, fields.FloatField: float}[kind]
-    if kind is fields.BooleanField:
-        return bool
+    kind = type(field)
+    if kind in PLAIN:
+        return PLAIN[kind]
     if kind is fields.UUIDField and field.uuid_format == "hex_verbose":
         return str
     if kind is fields.DateTimeField:
-        wanted = getattr(field, "format", api_settings.DATETIME_FORMAT)
-        custom = wanted is not None and wanted == api_settings.DATETIME_FORMAT and wanted != "iso-8601"
-        return timestamp if custom else None
+        ours = api_settings.DATETIME_FORMAT
+        wanted = getattr(field, "format", ours)
+        return timestamp if ours not in (None, "iso-8601") and wanted == ours else None
     if kind is fields.JSONField and not field.binary:
         return same
     if kind is fields.ChoiceField:
@@ -50,8 +52,8 @@ def direct_conversion(field: fields.Field) -> Callable[[Any], Any] | None:
     return None
 
 
-class DirectFieldsMixin:
-    """to_representation for a (Model)Serializer that reads its plain fields straight off the row.
+class DirectModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer that reads its plain fields straight off the row.
 
     Fields with a single-attribute source and a simple type (see direct_conversion) are read with
     getattr and converted once; every other field (method fields, nested serializers, dotted
@@ -80,10 +82,6 @@ class DirectFieldsMixin:
         if convert is None or len(field.source_attrs) != 1 or field.source == "*":
             return (field.field_name, None, None, field)
         return (field.field_name, field.source_attrs[0], convert, field)
-
-
-class DirectModelSerializer(DirectFieldsMixin, serializers.ModelSerializer):
-    pass
 
 
 _encoder = JSONEncoder()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def as_drf_would(serializer, instance) -> dict:
-    """DRF's own field-by-field walk, which DirectFieldsMixin replaces."""
+    """DRF's own field-by-field walk, which DirectModelSerializer replaces."""
     return serializers.Serializer.to_representation(serializer, instance)
 
 
