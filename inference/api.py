@@ -17,20 +17,23 @@ from rest_framework.response import Response
 from datasets import storage
 from datasets.api import SignedUploadView, peaks_response, upload_url_for, validated
 from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
-from inference import exports, review, services
-from inference.models import FileStatus, InferenceFile, InferenceJob, JobStatus
+from inference import exports, review, services, speech_results
+from inference.models import ARTIFACTS, FileStatus, InferenceFile, InferenceJob, JobStatus
+from inference.scripts import scripts_for
 from inference.serializers import (
     MAX_EMBEDDED_FILES,
     ExportItemSerializer,
     FileConfirmSerializer,
+    FileScriptSerializer,
     FileUploadUrlResponseSerializer,
     FileUploadUrlSerializer,
-    InferenceConfigSerializer,
     InferenceFileDetailSerializer,
+    InferenceFileFullSerializer,
     InferenceFileSerializer,
     InferenceJobCreateSerializer,
     InferenceJobSerializer,
     InferenceUploadResultSerializer,
+    PostprocessSerializer,
     first_files,
 )
 from relayml.scores import PEAKS_NAME
@@ -44,6 +47,16 @@ from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, binary, paginated
 from training.builtin import visible_models
 
 UPLOAD_SALT = "relay.inference.upload"
+MULTIPART_UPLOAD = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {
+            **MULTIPART_FILES["multipart/form-data"]["properties"],
+            "expected_text": {"type": "array", "items": {"type": "string"}, "description": "one per file"},
+            "manifest": {"type": "string", "format": "binary", "description": "JSON or CSV: filename, text"},
+        },
+    }
+}
 LISTED_FILES = 100  # files embedded per job in the job list (a page holds up to 500 jobs)
 UPLOAD_PREFIX = "/api/v1/inference-uploads/"
 POSTPROCESS_PARAMS = [
@@ -90,8 +103,9 @@ def files_limit(request, default: int) -> int:
 
 def postprocess_settings(request, job: InferenceJob) -> dict:
     """The job's threshold / merge window / minimum duration, overridden by query parameters."""
-    raw = {k: request.query_params[k] for k in job.config if k in request.query_params}
-    serializer = InferenceConfigSerializer(data={**job.config, **raw})
+    own = services.postprocess_config(job)
+    raw = {k: request.query_params[k] for k in own if k in request.query_params}
+    serializer = PostprocessSerializer(data={**own, **raw})
     if not serializer.is_valid():
         error = ValidationError(serializer.errors)
         error.loc_root = "query"
@@ -122,11 +136,12 @@ class InferenceJobListView(GenericAPIView):
     def post(self, request):
         body = validated(InferenceJobCreateSerializer, request.data)
         caller = caller_of(request)
-        model = visible_models(caller.team).filter(pk=body["model_id"]).first()
-        if model is None:
-            raise Http404("Model not found")
-        config = body.get("config") or dict(validated(InferenceConfigSerializer, {}))
-        job = services.create_job(caller.team, model, dict(config), caller.user)
+        config, model = dict(body["config"]), None
+        if ARTIFACTS in config["analyses"]:
+            model = visible_models(caller.team).filter(pk=body["model_id"]).first()
+            if model is None:
+                raise Http404("Model not found")
+        job = services.create_job(caller.team, model, config, caller.user)
         return Response(job_data(get_job(request, job.id)), status=status.HTTP_201_CREATED)
 
 
@@ -156,7 +171,9 @@ class FileUploadUrlView(GenericAPIView):
         data = validated(FileUploadUrlSerializer, request.data)
         if data["file_size_bytes"] > settings.RELAY_MAX_UPLOAD_BYTES:
             raise too_large(settings.RELAY_MAX_UPLOAD_BYTES)
-        f = services.create_file(job, data["filename"], data["content_type"], data["file_size_bytes"])
+        f = services.create_file(
+            job, data["filename"], data["content_type"], data["file_size_bytes"], data["expected_text"]
+        )
         return Response(
             {
                 "file_id": str(f.id),
@@ -201,32 +218,55 @@ class FileListView(GenericAPIView):
         page = self.paginate_queryset(files)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=MULTIPART_FILES, responses={201: InferenceUploadResultSerializer})
+    @extend_schema(request=MULTIPART_UPLOAD, responses={201: InferenceUploadResultSerializer})
     def post(self, request, job_id):
-        """Ours: upload one or more files (`file`, repeatable) and queue them in one call."""
+        """Ours: upload one or more files (`file`, repeatable) and queue them in one call; each may
+        come with its script (`expected_text`, one per file in order, or a `manifest`)."""
         job = get_job(request, job_id)
         uploads = uploaded_files(request)
+        texts = scripts_for(request, [storage.sanitize_filename(u.name) for u in uploads])
         with transaction.atomic():
-            created = [services.upload_and_queue(job, u) for u in uploads]
+            created = [services.upload_and_queue(job, u, t) for u, t in zip(uploads, texts, strict=True)]
         data = InferenceFileSerializer(created, many=True).data
         return Response({"created": len(created), "items": data}, status=status.HTTP_201_CREATED)
 
 
 class FileDetailView(GenericAPIView):
-    serializer_class = InferenceFileSerializer
+    serializer_class = InferenceFileDetailSerializer
+    required_roles = {"patch": Role.ANNOTATOR}
 
     @extend_schema(parameters=POSTPROCESS_PARAMS, responses=InferenceFileDetailSerializer)
     def get(self, request, job_id, file_id):
         """The file; with threshold / merge_window_ms / min_duration_ms its detections are recomputed
         from the stored frame scores (the model does not run again)."""
         job = get_job(request, job_id)
-        f = get_file(job, file_id)
-        data = InferenceFileSerializer(f).data
-        wanted = postprocess_settings(request, job)
-        data["detections"] = services.detections_at(f, job, wanted)
-        data["detection_count"] = len(data["detections"])
-        data["config"] = wanted
-        return Response(data)
+        return Response(file_detail(get_file(job, file_id), job, postprocess_settings(request, job)))
+
+    @extend_schema(request=FileScriptSerializer, responses=InferenceFileDetailSerializer)
+    def patch(self, request, job_id, file_id):
+        """Ours: set the file's script (expected_text). Before processing the worker checks it; after,
+        the script check runs again on the stored transcript at once."""
+        job = get_job(request, job_id)
+        body = validated(FileScriptSerializer, request.data)
+        f = services.set_expected_text(get_file(job, file_id), body["expected_text"])
+        return Response(file_detail(f, job, services.postprocess_config(job)))
+
+
+def file_detail(f: InferenceFile, job: InferenceJob, wanted: dict) -> dict:
+    data = InferenceFileFullSerializer(f).data
+    data["detections"] = services.detections_at(f, job, wanted)
+    data["detection_count"] = len(data["detections"])
+    data["config"] = wanted
+    return data
+
+
+class FileResultsView(GenericAPIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, job_id, file_id):
+        """Ours: the file's speech results in seed 001's shape, one entry per utterance and task
+        (asr, language, diarization; deepfake once verdicts exist)."""
+        job = get_job(request, job_id)
+        return Response(speech_results.results_view(get_file(job, file_id), job))
 
 
 class FileContentView(GenericAPIView):
@@ -283,7 +323,7 @@ class InferenceExportView(GenericAPIView):
         return response
 
 
-class ReviewRequestSerializer(InferenceConfigSerializer):
+class ReviewRequestSerializer(PostprocessSerializer):
     annotation_set_id = serializers.UUIDField(required=False, allow_null=True)
     threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     merge_window_ms = serializers.IntegerField(min_value=0, max_value=5000, required=False)
@@ -300,7 +340,8 @@ class FileReviewView(GenericAPIView):
         job = get_job(request, job_id)
         f = get_file(job, file_id)
         body = validated(ReviewRequestSerializer, request.data)
-        wanted = {**job.config, **{k: v for k, v in body.items() if k in job.config}}
+        own = services.postprocess_config(job)
+        wanted = {**own, **{k: v for k, v in body.items() if k in own}}
         detections = services.detections_at(f, job, wanted)
         result = review.send_to_review(f, detections, body.get("annotation_set_id"), caller_of(request).user)
         result["annotate_url"] = reverse(

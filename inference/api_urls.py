@@ -18,6 +18,7 @@ routes = [
     route(rf"{F}/content", api.FileContentView, "inference-file-content"),
     route(rf"{F}/peaks", api.FilePeaksView, "inference-file-peaks"),
     route(rf"{F}/review", api.FileReviewView, "inference-file-review"),
+    route(rf"{F}/results", api.FileResultsView, "inference-file-results"),
     route(
         rf"inference-uploads/(?P<file_id>{UUID})", api.InferenceSignedUploadView, "inference-signed-upload"
     ),

@@ -27,13 +27,18 @@ class FileStatus(models.TextChoices):
 
 
 DONE = {FileStatus.COMPLETED, FileStatus.FAILED}
+# config.analyses: the model's detector, and speech recognition (with the script check).
+ARTIFACTS, TRANSCRIPT = "artifacts", "transcript"
+ANALYSES = (ARTIFACTS, TRANSCRIPT)
+POSTPROCESS_KEYS = ("threshold", "merge_window_ms", "min_duration_ms")
 
 
 class InferenceJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="inference_jobs")
     # An id, not a foreign key: deleting the model later must not delete the results it produced.
-    model_id = models.UUIDField(db_index=True)
+    # Null for a job that only hears speech (config.analyses without "artifacts").
+    model_id = models.UUIDField(db_index=True, null=True, blank=True)
     model_name = models.CharField(max_length=200, blank=True, default="")
     artifact_types = models.JSONField(default=list)
     config = models.JSONField(default=dict)
@@ -74,6 +79,15 @@ class InferenceFile(models.Model):
     # Detections at the job's config; other settings are recomputed from the stored frame scores.
     detections = models.JSONField(default=list, blank=True)
     detection_count = models.PositiveIntegerField(default=0)
+    # The script the TTS was given (the script check compares the transcript with it).
+    expected_text = models.TextField(blank=True, default="")
+    # Speech analyses (relayml.speech): the transcript without its words (text, language,
+    # language_probs, model, wer, cer), the words with times apart (a job embeds its files without
+    # them), the utterances, and the script check's findings, which join the model's detections.
+    transcript = models.JSONField(null=True, blank=True)
+    words = models.JSONField(default=list, blank=True)
+    utterances = models.JSONField(default=list, blank=True)
+    findings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     # The job lifecycle (relayweb.jobs): claims so far, and the running worker's last sign of life.

@@ -8,13 +8,16 @@ from django.db.models.functions import Cast, RowNumber
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inference.models import InferenceFile, InferenceJob
+from inference.models import ANALYSES, ARTIFACTS, InferenceFile, InferenceJob
+from inference.scripts import MAX_SCRIPT_CHARS
+from relayml.speech import DEFAULT_MODEL as DEFAULT_SPEECH_MODEL
+from relayml.speech import MODELS as SPEECH_MODELS
 from relayweb.serializers import DirectModelSerializer, timestamp
 
 MAX_FILE_BYTES = 524_288_000  # Relay's limit on file_size_bytes
 
 
-class InferenceConfigSerializer(serializers.Serializer):
+class PostprocessSerializer(serializers.Serializer):
     """Relay's defaults and ranges; post-processing is threshold → merge → minimum duration."""
 
     threshold = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.5)
@@ -22,9 +25,60 @@ class InferenceConfigSerializer(serializers.Serializer):
     min_duration_ms = serializers.IntegerField(min_value=0, max_value=1000, default=50)
 
 
+class InferenceConfigSerializer(PostprocessSerializer):
+    """A job's config: post-processing, and which analyses run (contract: Speech analyses)."""
+
+    analyses = serializers.ListField(
+        child=serializers.ChoiceField(choices=ANALYSES),
+        min_length=1,
+        default=lambda: [ARTIFACTS],
+        help_text="artifacts (the model's detector), transcript (speech recognition, language, "
+        "the script check for files with expected_text)",
+    )
+    speech_model = serializers.ChoiceField(
+        choices=SPEECH_MODELS,
+        default=DEFAULT_SPEECH_MODEL,
+        help_text="whisper-base: multilingual, with language posteriors; whisper-tiny.en: English only, "
+        "about 3x faster",
+    )
+
+    def validate_analyses(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))  # in the order given, each once
+
+
 class InferenceJobCreateSerializer(serializers.Serializer):
-    model_id = serializers.UUIDField()
+    model_id = serializers.UUIDField(required=False, allow_null=True, help_text="required with artifacts")
     config = InferenceConfigSerializer(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if "config" not in attrs:
+            defaults = InferenceConfigSerializer(data={})
+            defaults.is_valid(raise_exception=True)
+            attrs["config"] = dict(defaults.validated_data)
+        if ARTIFACTS in attrs["config"]["analyses"] and not attrs.get("model_id"):
+            raise serializers.ValidationError(
+                {"model_id": ["field required: the artifacts analysis runs a model"]}, code="required"
+            )
+        return attrs
+
+
+class WordSerializer(serializers.Serializer):
+    word = serializers.CharField()
+    start_ms = serializers.IntegerField()
+    end_ms = serializers.IntegerField()
+    probability = serializers.FloatField()
+
+
+class TranscriptSerializer(serializers.Serializer):
+    """The contract's transcript (documentation: the views build the dicts)."""
+
+    text = serializers.CharField()
+    language = serializers.CharField()
+    language_probs = serializers.DictField(child=serializers.FloatField())
+    model = serializers.CharField()
+    wer = serializers.FloatField(required=False, help_text="only with expected_text")
+    cer = serializers.FloatField(required=False, help_text="only with expected_text")
+    words = WordSerializer(many=True, required=False, help_text="in a file's own GET only")
 
 
 class InferenceFileSerializer(DirectModelSerializer):
@@ -35,7 +89,7 @@ class InferenceFileSerializer(DirectModelSerializer):
         fields = [
             "id", "inference_job_id", "original_filename", "s3_key", "content_type", "size_bytes",
             "duration_ms", "status", "error_message", "detections", "detection_count", "created_at",
-            "processed_at",
+            "processed_at", "expected_text", "transcript",
         ]  # fmt: skip
 
 
@@ -93,7 +147,9 @@ def first_files(job_ids: list, limit: int) -> dict:
     detections stay the JSON text the database holds (orjson.Fragment, see relayweb.serializers).
     tests/test_inference_api.py checks the shape against the serializer's.
     """
-    files = InferenceFile.objects.annotate(detections_json=Cast("detections", TextField()))
+    files = InferenceFile.objects.annotate(
+        detections_json=Cast("detections", TextField()), transcript_json=Cast("transcript", TextField())
+    )
     if len(job_ids) == 1:  # a job's detail: no window needed (it costs a sort of all the job's files)
         rows = files.filter(job_id=job_ids[0]).order_by("created_at", "id")[: limit + 1]
         numbered = [(*row, n) for n, row in enumerate(rows.values_list(*FILE_COLUMNS), start=1)]
@@ -119,6 +175,7 @@ def first_files(job_ids: list, limit: int) -> dict:
 FILE_COLUMNS = (
     "id", "job_id", "original_filename", "s3_key", "content_type", "size_bytes", "duration_ms",
     "status", "error_message", "detections_json", "detection_count", "created_at", "processed_at",
+    "expected_text", "transcript_json",
 )  # fmt: skip
 
 
@@ -126,15 +183,28 @@ def file_dict(row: tuple) -> dict:
     fid, job_id, name, key, content_type, size, duration, status, error, detections, count, created, done = (
         row[:13]
     )
+    script, transcript = row[13:15]
     return {
         "id": str(fid), "inference_job_id": str(job_id), "original_filename": name, "s3_key": key,
         "content_type": content_type, "size_bytes": size, "duration_ms": duration, "status": status,
         "error_message": error, "detections": orjson.Fragment(detections), "detection_count": count,
         "created_at": timestamp(created), "processed_at": None if done is None else timestamp(done),
+        "expected_text": script, "transcript": None if transcript is None else orjson.Fragment(transcript),
     }  # fmt: skip
 
 
-class FileUploadUrlSerializer(serializers.Serializer):
+class ExpectedTextSerializer(serializers.Serializer):
+    expected_text = serializers.CharField(
+        max_length=MAX_SCRIPT_CHARS,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        default="",
+        help_text="the script the TTS was asked to say: the transcript is checked against it",
+    )
+
+
+class FileUploadUrlSerializer(ExpectedTextSerializer):
     filename = serializers.CharField(min_length=1, max_length=500, trim_whitespace=False)
     file_size_bytes = serializers.IntegerField(min_value=1, max_value=MAX_FILE_BYTES)
     content_type = serializers.CharField(max_length=100, required=False, default="audio/wav")
@@ -160,13 +230,35 @@ class InferenceUploadResultSerializer(serializers.Serializer):
     items = InferenceFileSerializer(many=True)
 
 
-class InferenceFileDetailSerializer(InferenceFileSerializer):
-    """GET .../files/{file_id}: detections at the settings asked for, and those settings."""
+class InferenceFileFullSerializer(InferenceFileSerializer):
+    """One file with the transcript's words and the utterances (lists and a job's embedded files
+    leave both out: an hour of speech is thousands of words)."""
 
-    config = InferenceConfigSerializer(read_only=True)
+    transcript = serializers.SerializerMethodField()
 
     class Meta(InferenceFileSerializer.Meta):
-        fields = [*InferenceFileSerializer.Meta.fields, "config"]
+        fields = [*InferenceFileSerializer.Meta.fields, "utterances"]
+
+    @extend_schema_field(TranscriptSerializer(allow_null=True))
+    def get_transcript(self, f: InferenceFile) -> dict | None:
+        return None if f.transcript is None else {**f.transcript, "words": f.words}
+
+
+class InferenceFileDetailSerializer(InferenceFileFullSerializer):
+    """GET .../files/{file_id}: detections at the settings asked for, and those settings."""
+
+    config = PostprocessSerializer(read_only=True)
+
+    class Meta(InferenceFileFullSerializer.Meta):
+        fields = [*InferenceFileFullSerializer.Meta.fields, "config"]
+
+
+class FileScriptSerializer(serializers.Serializer):
+    """PATCH .../files/{file_id}: the file's script."""
+
+    expected_text = serializers.CharField(
+        max_length=MAX_SCRIPT_CHARS, allow_blank=True, trim_whitespace=False
+    )
 
 
 class ExportItemSerializer(serializers.Serializer):

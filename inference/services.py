@@ -17,8 +17,19 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from datasets import storage
-from inference.models import DONE, FileStatus, InferenceFile, InferenceJob, JobStatus
+from inference.models import (
+    ARTIFACTS,
+    DONE,
+    POSTPROCESS_KEYS,
+    TRANSCRIPT,
+    FileStatus,
+    InferenceFile,
+    InferenceJob,
+    JobStatus,
+)
+from relayml import script_check
 from relayml.scores import PEAKS_NAME, SCORES_NAME, detections_from_scores, load_scores
+from relayml.speech import Transcript, iter_words
 from relayweb import jobs
 from relayweb.errors import Conflict
 from training.models import DetectorModel
@@ -34,16 +45,32 @@ def original_key(f: InferenceFile) -> str:
     return f"inference/{f.job_id}/{f.id}/original"
 
 
-def create_job(team, model: DetectorModel, config: dict, user=None) -> InferenceJob:
+def create_job(team, model: DetectorModel | None, config: dict, user=None) -> InferenceJob:
+    """A job; `model` is None when the job only hears speech (no "artifacts" analysis)."""
     return InferenceJob.objects.create(
         team=team,
-        model_id=model.id,
-        model_name=model.name,
-        artifact_types=model.artifact_types,
+        model_id=model.id if model else None,
+        model_name=model.name if model else "",
+        artifact_types=model.artifact_types if model else [],
         config=config,
-        floors=(model.metrics or {}).get("postprocess_floors") or {},
+        floors=((model.metrics or {}).get("postprocess_floors") or {}) if model else {},
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+
+
+def analyses(job: InferenceJob) -> list[str]:
+    return list(job.config.get("analyses") or [ARTIFACTS])
+
+
+def hears(job: InferenceJob, f: InferenceFile) -> bool:
+    """Whether the file is transcribed: the job asked for transcripts, or the file has a script."""
+    return TRANSCRIPT in analyses(job) or bool(f.expected_text)
+
+
+def postprocess_config(job: InferenceJob) -> dict:
+    """The job's threshold / merge window / minimum duration (the rest of its config is not
+    post-processing)."""
+    return {k: job.config[k] for k in POSTPROCESS_KEYS if k in job.config}
 
 
 def ensure_open(job: InferenceJob) -> None:
@@ -51,10 +78,12 @@ def ensure_open(job: InferenceJob) -> None:
         raise Conflict("This inference job was cancelled; create a new job to process more files")
 
 
-def create_file(job: InferenceJob, filename: str, content_type: str, size: int | None) -> InferenceFile:
+def create_file(
+    job: InferenceJob, filename: str, content_type: str, size: int | None, expected_text: str = ""
+) -> InferenceFile:
     ensure_open(job)
     f = InferenceFile(job=job, original_filename=storage.sanitize_filename(filename))
-    f.content_type, f.declared_size = content_type[:100], size
+    f.content_type, f.declared_size, f.expected_text = content_type[:100], size, expected_text
     f.s3_key = original_key(f)
     f.save()
     return f
@@ -79,8 +108,9 @@ def confirm(f: InferenceFile) -> InferenceFile:
     return f
 
 
-def upload_and_queue(job: InferenceJob, uploaded) -> InferenceFile:
-    f = create_file(job, uploaded.name, getattr(uploaded, "content_type", "") or "", uploaded.size)
+def upload_and_queue(job: InferenceJob, uploaded, expected_text: str = "") -> InferenceFile:
+    content_type = getattr(uploaded, "content_type", "") or ""
+    f = create_file(job, uploaded.name, content_type, uploaded.size, expected_text)
     store_upload(f, uploaded)
     return confirm(f)
 
@@ -146,13 +176,17 @@ def detections_for(
     f: InferenceFile, job: InferenceJob, threshold, merge_window_ms, min_duration_ms
 ) -> list[dict]:
     """Detections recomputed from the stored frame scores (no model run), with the model's
-    per-type floors (relayml.events.postprocess) under the settings asked for."""
-    types = job.artifact_types
-    scores = load_scores(file_dir(f) / SCORES_NAME, len(types))
-    events = detections_from_scores(
-        scores, types, f.frame_ms, threshold, merge_window_ms, min_duration_ms, f.duration_ms, job.floors
-    )
-    return [e.to_dict() for e in events]
+    per-type floors (relayml.events.postprocess) under the settings asked for, then the script
+    check's findings, which no threshold changes."""
+    found: list[dict] = []
+    if job.artifact_types:
+        types = job.artifact_types
+        scores = load_scores(file_dir(f) / SCORES_NAME, len(types))
+        events = detections_from_scores(
+            scores, types, f.frame_ms, threshold, merge_window_ms, min_duration_ms, f.duration_ms, job.floors
+        )
+        found = [{**e.to_dict(), "source": "model"} for e in events]
+    return found + list(f.findings or [])
 
 
 def detections_at(f: InferenceFile, job: InferenceJob, wanted: dict) -> list[dict]:
@@ -160,16 +194,41 @@ def detections_at(f: InferenceFile, job: InferenceJob, wanted: dict) -> list[dic
     none for a file that was not processed (it has no scores)."""
     if f.status != FileStatus.COMPLETED:
         return []
-    if wanted == job.config:
+    if wanted == postprocess_config(job):
         return f.detections
     return detections_for(f, job, **wanted)
 
 
+def check_script(f: InferenceFile) -> None:
+    """Set the file's findings and its transcript's wer / cer from its script (none without one)."""
+    if f.transcript is None:
+        return
+    transcript = {k: v for k, v in f.transcript.items() if k not in ("wer", "cer")}
+    f.findings = []
+    if f.expected_text.strip():
+        words = list(iter_words({"words": f.words}))
+        language = transcript.get("language", "")
+        result = script_check.check(f.expected_text, words, language, f.duration_ms or 0)
+        f.findings = result.findings
+        transcript.update(wer=result.wer, cer=result.cer)
+    f.transcript = transcript
+
+
 def record_result(
-    f: InferenceFile, job: InferenceJob, duration_ms: int, frames: int, frame_ms: float
+    f: InferenceFile,
+    job: InferenceJob,
+    duration_ms: int,
+    frames: int,
+    frame_ms: float,
+    transcript: Transcript | None = None,
 ) -> None:
     f.duration_ms, f.frames, f.frame_ms = duration_ms, frames, frame_ms
-    c = job.config
+    if transcript is not None:
+        heard = transcript.to_dict()
+        f.words = heard.pop("words")
+        f.transcript, f.utterances = heard, transcript.utterance_dicts()
+        check_script(f)
+    c = postprocess_config(job)
     f.detections = detections_for(f, job, c["threshold"], c["merge_window_ms"], c["min_duration_ms"])
     # Only the claim that still holds the file saves it: a worker presumed dead keeps out.
     jobs.current(INFERENCE, f.pk, f.attempts).update(
@@ -178,10 +237,39 @@ def record_result(
         frame_ms=frame_ms,
         detections=f.detections,
         detection_count=len(f.detections),
+        transcript=f.transcript,
+        words=f.words,
+        utterances=f.utterances,
+        findings=f.findings,
         status=FileStatus.COMPLETED,
         processed_at=timezone.now(),
         error_message="",
     )
+
+
+def set_expected_text(f: InferenceFile, text: str) -> InferenceFile:
+    """Give a file its script: before it is processed, for the worker; once it is, the script check
+    runs again on the stored transcript (no recogniser needed)."""
+    if f.status in (FileStatus.PENDING, FileStatus.QUEUED):
+        InferenceFile.objects.filter(pk=f.pk, status=f.status).update(expected_text=text)
+    elif f.status == FileStatus.COMPLETED and f.transcript is not None:
+        with transaction.atomic():
+            f = InferenceFile.objects.select_for_update().get(pk=f.pk)
+            f.expected_text = text
+            check_script(f)
+            model_part = [d for d in f.detections if d.get("source", "model") == "model"]
+            f.detections = model_part + f.findings
+            f.detection_count = len(f.detections)
+            f.save(update_fields=["expected_text", "transcript", "findings", "detections", "detection_count"])
+    elif f.status == FileStatus.COMPLETED:
+        raise Conflict(
+            'The file was processed without a transcript (its job\'s analyses lack "transcript"): '
+            "the script cannot be checked; add the file to a job that transcribes"
+        )
+    else:
+        raise Conflict(f"The file is {f.status}: its script can be set before or after processing")
+    f.refresh_from_db()
+    return f
 
 
 def record_failure(file_id, message: str) -> None:

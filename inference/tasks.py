@@ -1,17 +1,23 @@
-"""The inference task (GPU cluster): job id in, one call into relayml.infer, results saved by services."""
+"""The inference task: job id in, one call into relayml.infer (detector and speech), results saved by
+services."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
 
 from datasets import storage
 from datasets.tasks import decode_limits
 from inference import services
 from inference.models import FileStatus, InferenceFile, InferenceJob
-from relayml.infer import InferenceCancelled, infer_files
+from relayml.infer import InferenceCancelled, analyse_files
 from relayml.model import Detector
+from relayml.speech import DEFAULT_MODEL, Recogniser
 from relayml.train import pick_device
 from relayweb import jobs
 from training.builtin import model_file
@@ -32,17 +38,19 @@ def run_job(job_id: str) -> str:
         return "nothing queued"
     held = [f.id for f in files]  # what the heartbeat speaks for; the batch in hand
     with jobs.heartbeat(services.INFERENCE, lambda: held):
-        model = DetectorModel.objects.filter(pk=job.model_id).first()
-        if model is None:
-            for f in files:
-                services.record_failure(f.id, "The model was deleted before this file was processed")
-            services.settle(job_id)
-            return "model deleted"
+        model = None
+        if services.ARTIFACTS in services.analyses(job):
+            model = DetectorModel.objects.filter(pk=job.model_id).first()
+            if model is None:
+                for f in files:
+                    services.record_failure(f.id, "The model was deleted before this file was processed")
+                services.settle(job_id)
+                return "model deleted"
         import torch
 
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         device = pick_device()
-        detector = Detector.load(model_file(model), device)
+        detector = Detector.load(model_file(model), device) if model is not None else None
         InferenceJob.objects.filter(pk=job_id).update(device=device)
         processed = 0
         try:
@@ -56,7 +64,12 @@ def run_job(job_id: str) -> str:
     return f"{processed} file(s) processed"
 
 
-def process(job: InferenceJob, detector: Detector, files: list[InferenceFile], device: str) -> int:
+def recogniser_for(job: InferenceJob, device: str) -> Callable[[], Recogniser]:
+    name = job.config.get("speech_model") or DEFAULT_MODEL
+    return lambda: Recogniser(name, Path(settings.RELAY_DATA_DIR) / "speech-models", device)
+
+
+def process(job: InferenceJob, detector: Detector | None, files: list[InferenceFile], device: str) -> int:
     by_id = {str(f.id): f for f in files}
     last_check = [time.monotonic()]
 
@@ -66,14 +79,20 @@ def process(job: InferenceJob, detector: Detector, files: list[InferenceFile], d
         last_check[0] = time.monotonic()
         return services.is_cancelled(job.id)
 
-    items = [(str(f.id), str(storage.absolute(f.s3_key)), services.file_dir(f)) for f in files]
-    frame_ms = detector.geometry["frame_ms"]
-    limits = decode_limits()
-    for result in infer_files(detector, items, device=device, should_stop=should_stop, limits=limits):
+    items = [
+        (str(f.id), str(storage.absolute(f.s3_key)), services.file_dir(f), services.hears(job, f))
+        for f in files
+    ]
+    frame_ms = detector.geometry["frame_ms"] if detector is not None else 10.0
+    results = analyse_files(
+        detector, recogniser_for(job, device), items, device, should_stop=should_stop, limits=decode_limits()
+    )
+    for result in results:
         if result.error:
             services.record_failure(result.key, result.error)
         else:
-            services.record_result(by_id[result.key], job, result.duration_ms, result.frames, frame_ms)
+            f = by_id[result.key]
+            services.record_result(f, job, result.duration_ms, result.frames, frame_ms, result.transcript)
     return len(files)
 
 

@@ -27,6 +27,7 @@ from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
 from relayml.ingest import iter_canonical
 from relayml.model import Detector
 from relayml.scores import PEAKS_NAME, SCORES_NAME, quantise
+from relayml.speech import Recogniser, SpeechModelError, Transcript, hear_file
 from relayml.train import CHUNKS_PER_WINDOW
 
 
@@ -43,6 +44,7 @@ class FileResult:
     frames: int = 0
     scores_path: Path | None = None
     error: str | None = None
+    transcript: Transcript | None = None  # when the file was heard (relayml.speech)
 
 
 class BatchedModel:
@@ -213,3 +215,53 @@ def finished(open_files: list) -> Iterator[FileResult]:
             result.frames = scorer.frames_out
             open_files.remove(entry)
             yield result
+
+
+DECODE_ERRORS = (AudioDecodeError, OSError, RuntimeError, ValueError)
+
+
+def analyse_files(
+    detector: Detector | None,
+    recogniser: Callable[[], Recogniser] | None,
+    files: Iterable[tuple[object, str, Path, bool]],
+    device: str = "cpu",
+    should_stop: Callable[[], bool] | None = None,
+    limits: Limits | None = None,
+) -> Iterator[FileResult]:
+    """The analyses a job asked for, per (key, audio path, output folder, hear) file: the detector's
+    frame scores when there is a detector, and a transcript for the files whose `hear` is set.
+    `recogniser` is called once, when the first file needs it (loading Whisper takes seconds)."""
+    files = list(files)
+    hear = {key: wanted for key, _, _, wanted in files}
+    paths = {key: (path, Path(out_dir)) for key, path, out_dir, _ in files}
+    loaded: list[Recogniser] = []
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise InferenceCancelled()
+
+    def heard(result: FileResult) -> FileResult:
+        if result.error or not hear[result.key] or recogniser is None:
+            return result
+        path, out_dir = paths[result.key]
+        try:
+            if not loaded:
+                loaded.append(recogniser())
+            # Without a detector the peaks come from this pass (the file page draws them).
+            peaks = out_dir / PEAKS_NAME if detector is None else None
+            duration, result.transcript = hear_file(loaded[0], path, limits, peaks, check)
+        except SpeechModelError as exc:
+            return FileResult(key=result.key, error=f"Speech recognition is unavailable: {exc}")
+        except DECODE_ERRORS as exc:
+            return FileResult(key=result.key, error=str(exc))
+        result.duration_ms = result.duration_ms or duration
+        return result
+
+    if detector is not None:
+        triples = [(key, path, out_dir) for key, path, out_dir, _ in files]
+        for result in infer_files(detector, triples, device, should_stop=should_stop, limits=limits):
+            yield heard(result)
+        return
+    for key, _, out_dir, _ in files:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        yield heard(FileResult(key=key))

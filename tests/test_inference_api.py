@@ -49,7 +49,13 @@ def inside(detection: dict, others: list[dict]) -> bool:
 
 def test_jobs_validate_their_config_and_model(api, client_for, other_team, model):
     job = create_job(api, model)
-    assert job["config"] == {"threshold": 0.5, "merge_window_ms": 200, "min_duration_ms": 50}
+    assert job["config"] == {
+        "threshold": 0.5,
+        "merge_window_ms": 200,
+        "min_duration_ms": 50,
+        "analyses": ["artifacts"],
+        "speech_model": "whisper-base",
+    }
     assert job["status"] == "pending" and job["files"] == [] and job["total_files"] == 0
     bad = api.post(
         "/api/v1/inference-jobs",

