@@ -22,21 +22,45 @@ def json_item(f, detections: list[dict]) -> dict:
     }
 
 
+def words_of(d: dict) -> str:
+    """A script-check finding's words: `expected → heard`, or the one side it has."""
+    details = d.get("details") or {}
+    expected, heard = details.get("expected", ""), details.get("heard", "")
+    return f"{expected} → {heard}" if expected and heard else expected or heard
+
+
 def audacity_labels(detections: list[dict]) -> str:
-    """The seed's `to_audacity_labels`: seconds with 3 decimals, label "type (confidence%)"."""
+    """The seed's `to_audacity_labels`: seconds with 3 decimals, label "type (confidence%)"; a
+    script-check finding adds its words ("omission: today (77%)")."""
     return "\n".join(
-        f"{d['start_ms'] / 1000:.3f}\t{d['end_ms'] / 1000:.3f}\t{d['artifact_type']} ({d['confidence']:.0%})"
+        f"{d['start_ms'] / 1000:.3f}\t{d['end_ms'] / 1000:.3f}\t{d['artifact_type']}"
+        f"{': ' + words_of(d) if d.get('details') else ''} ({d['confidence']:.0%})"
         for d in detections
     )
+
+
+CSV_COLUMNS = [
+    "filename",
+    "file_id",
+    "artifact_type",
+    "start_ms",
+    "end_ms",
+    "confidence",
+    "source",
+    "expected",
+    "heard",
+]
 
 
 def csv_text(rows) -> str:
     cells = (
-        [f.original_filename, str(f.id), d["artifact_type"], d["start_ms"], d["end_ms"], d["confidence"]]
+        [f.original_filename, str(f.id), d["artifact_type"], d["start_ms"], d["end_ms"], d["confidence"],
+         d.get("source", "model"), (d.get("details") or {}).get("expected", ""),
+         (d.get("details") or {}).get("heard", "")]
         for f, detections in rows
         for d in detections
-    )
-    return csv_document(["filename", "file_id", "artifact_type", "start_ms", "end_ms", "confidence"], cells)
+    )  # fmt: skip
+    return csv_document(CSV_COLUMNS, cells)
 
 
 def render(fmt: str, job, rows, single: bool) -> tuple[bytes, str, str]:

@@ -10,8 +10,9 @@ from rest_framework.exceptions import APIException
 
 from datasets.models import ArtifactType, Dataset, SetStatus
 from inference import services
-from inference.models import FileStatus, InferenceJob
+from inference.models import ARTIFACTS, POSTPROCESS_KEYS, TRANSCRIPT, FileStatus, InferenceJob
 from inference.serializers import InferenceConfigSerializer
+from relayml.script_check import FINDING_TYPES
 from relayweb import queues
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_required
@@ -19,6 +20,8 @@ from training.builtin import visible_models
 from training.models import DetectorModel
 
 FALLBACK_COLORS = ["#E53935", "#1E88E5", "#FB8C00", "#8E24AA", "#43A047", "#00ACC1", "#6D4C41", "#3949AB"]
+# The script check's findings (relayml.script_check), the same on every job.
+FINDING_COLORS = {"hallucination": "#D81B60", "omission": "#5E35B1", "mispronunciation": "#F4511E"}
 
 
 def team_job(request, job_id) -> InferenceJob:
@@ -44,17 +47,20 @@ def create_job(request):
     if not role_at_least(request.membership.role, Role.ANNOTATOR):
         messages.error(request, "Running inference needs the annotator role or above.")
         return redirect("inference:jobs")
-    model = get_object_or_404(visible_models(request.membership.team), pk=request.POST.get("model_id"))
-    form = InferenceConfigSerializer(
-        data={
-            k: request.POST[k]
-            for k in ("threshold", "merge_window_ms", "min_duration_ms")
-            if request.POST.get(k)
-        }
-    )
+    data = {k: request.POST[k] for k in (*POSTPROCESS_KEYS, "speech_model") if request.POST.get(k)}
+    data["analyses"] = request.POST.getlist("analyses") or [ARTIFACTS]
+    form = InferenceConfigSerializer(data=data)
     if not form.is_valid():
         messages.error(request, f"Job not created: {form.errors}")
         return redirect("inference:jobs")
+    model = None
+    if ARTIFACTS in form.validated_data["analyses"]:
+        if not request.POST.get("model_id"):
+            messages.error(
+                request, "Job not created: finding artifacts needs a model; pick one or untick it."
+            )
+            return redirect("inference:jobs")
+        model = get_object_or_404(visible_models(request.membership.team), pk=request.POST.get("model_id"))
     job = services.create_job(request.membership.team, model, dict(form.validated_data), request.user)
     return redirect("inference:job", job_id=job.id)
 
@@ -66,9 +72,12 @@ def type_colors(job: InferenceJob) -> dict[str, str]:
     if model is not None:
         rows = ArtifactType.objects.filter(dataset_id=model.dataset_id, dataset__team=job.team)
         known = {t.name: t.color for t in rows}
-    return {
+    colors = {
         t: known.get(t, FALLBACK_COLORS[i % len(FALLBACK_COLORS)]) for i, t in enumerate(job.artifact_types)
     }
+    if hears_speech(job):
+        colors.update({t: FINDING_COLORS[t] for t in FINDING_TYPES})
+    return colors
 
 
 @team_required()
@@ -76,12 +85,17 @@ def job_detail(request, job_id):
     job = team_job(request, job_id)
     context = {
         "job": job,
-        "config": {"jobId": str(job.id), "colors": type_colors(job)},
+        "config": {"jobId": str(job.id), "colors": type_colors(job), "heard": hears_speech(job)},
+        "heard": hears_speech(job),
         "can_run": role_at_least(request.membership.role, Role.ANNOTATOR),
         "max_upload_mb": settings.RELAY_MAX_UPLOAD_BYTES // (1024 * 1024),
         "waiting": waiting_note(job),
     }
     return render(request, "inference/job_detail.html", context)
+
+
+def hears_speech(job: InferenceJob) -> bool:
+    return TRANSCRIPT in services.analyses(job) or job.files.exclude(expected_text="").exists()
 
 
 def waiting_note(job) -> str:
@@ -118,6 +132,8 @@ def file_detail(request, job_id, file_id):
         "colors": type_colors(job),
         "config": job.config,
         "canReview": dataset is not None and role_at_least(request.membership.role, Role.ANNOTATOR),
+        "canEdit": role_at_least(request.membership.role, Role.ANNOTATOR),
+        "heard": f.transcript is not None,
     }
     context = {
         "job": job,

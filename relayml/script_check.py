@@ -35,6 +35,7 @@ MISPRONUNCIATION = "mispronunciation"
 FINDING_TYPES = (HALLUCINATION, OMISSION, MISPRONUNCIATION)
 # An omission between two words that touch still gets a region this long, centred on the gap.
 MIN_OMISSION_MS = 120
+WIDEN = 2  # matching neighbours a region may take in to be read as the script's (see equivalent)
 NOT_KEY = re.compile(r"[^\w]|_", re.UNICODE)
 
 
@@ -142,13 +143,19 @@ def span(region) -> tuple[int, int, int, int]:
 
 
 def equivalent(region, expected: list[str], heard: list[Token], words: Sequence[Word], language: str) -> bool:
+    """The region says the same as the script: spaces aside, or once its words (and up to two
+    matching neighbours each side: "twenty-five dollars." is "$25") are normalised together."""
     r0, r1, h0, h1 = span(region)
-    said = "".join(expected[r0:r1])
-    if said == "".join(t.key for t in heard[h0:h1]):
+    if "".join(expected[r0:r1]) == "".join(t.key for t in heard[h0:h1]):
         return True
-    owners = sorted({t.word for t in heard[h0:h1]})
-    together = " ".join(words[i].word for i in owners)
-    return bool(owners) and said == "".join(keys(together, language))
+    for widen in range(WIDEN + 1):
+        a, b = min(widen, r0, h0), min(widen, len(expected) - r1, len(heard) - h1)
+        said = "".join(expected[r0 - a : r1 + b])
+        owners = sorted({t.word for t in heard[h0 - a : h1 + b]})
+        together = " ".join(words[i].word for i in owners)
+        if owners and said == "".join(keys(together, language)):
+            return True
+    return False
 
 
 def region_findings(region, expected, heard, words, language, duration_ms) -> list[dict[str, Any]]:

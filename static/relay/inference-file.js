@@ -4,6 +4,7 @@
 import RegionsPlugin from "../vendor/wavesurfer.js/plugins/regions.esm.js";
 import { api } from "./api.js";
 import { qualityScore } from "./inference-stats.js";
+import { Transcript } from "./transcript.js";
 import { createWaveform, formatTime, loadPeaks, tint } from "./waveform.js";
 
 const config = JSON.parse(document.getElementById("file-config").textContent);
@@ -12,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 const state = { detections: [], shown: [], current: -1, request: null };
 let ws;
 let regions;
+let transcript;
 
 function settings() {
   return {
@@ -28,6 +30,7 @@ async function recompute() {
   try {
     const { body } = await api("GET", `${fileUrl}?${query}`, { signal: state.request.signal });
     state.detections = body.detections;
+    showTranscript(body);
   } catch (error) {
     if (error.name === "AbortError") return;
     throw error;
@@ -85,6 +88,29 @@ function playCurrent() {
   if (d) ws.play(d.start_ms / 1000, d.end_ms / 1000);
 }
 
+function showTranscript(file) {
+  if (!transcript || !file.transcript) return;
+  const t = file.transcript;
+  transcript.render(t.words, file.detections.filter((d) => d.source === "transcript"));
+  const probs = Object.entries(t.language_probs).map(([l, p]) => `${l} ${Math.round(p * 100)}%`).join(", ");
+  const scored = t.wer == null ? "" : ` · WER ${(100 * t.wer).toFixed(1)}%, CER ${(100 * t.cer).toFixed(1)}%`;
+  $("transcript-meta").textContent = `${t.language} (${probs}) · ${t.model}${scored}`;
+}
+
+async function checkScript(event) {
+  event.preventDefault();
+  const out = $("script-result");
+  try {
+    await api("PATCH", fileUrl, { json: { expected_text: $("script").value } });
+    out.textContent = "Checked.";
+    out.className = "muted";
+    await recompute();
+  } catch (error) {
+    out.textContent = error.message;
+    out.className = "error-text";
+  }
+}
+
 async function review(event) {
   event.preventDefault();
   const json = { ...settings(), annotation_set_id: $("review-set").value || null };
@@ -110,7 +136,11 @@ async function start() {
     e.stopPropagation();
     go(Number(region.id.slice(1)));
   });
-  ws.on("timeupdate", (t) => ($("time").textContent = formatTime(t)));
+  if ($("transcript")) transcript = new Transcript($("transcript"), (t) => ws.setTime(t));
+  ws.on("timeupdate", (t) => {
+    $("time").textContent = formatTime(t);
+    transcript?.highlight(t);
+  });
   ws.on("play", () => ($("play").textContent = "Pause"));
   ws.on("pause", () => ($("play").textContent = "Play"));
   await new Promise((resolve) => ws.once("ready", resolve));
@@ -131,6 +161,7 @@ async function start() {
   $("prev-detection").addEventListener("click", () => go(state.current - 1));
   $("play-detection").addEventListener("click", playCurrent);
   $("review-form")?.addEventListener("submit", review);
+  $("script-form")?.addEventListener("submit", checkScript);
   document.addEventListener("keydown", (e) => {
     if (e.target.closest("input, select, textarea")) return;
     const keys = { " ": () => ws.playPause(), j: () => go(state.current + 1), k: () => go(state.current - 1), r: playCurrent };

@@ -30,6 +30,17 @@ function stats(job) {
   return { total, withArtifacts, detections, byType, rate: total ? withArtifacts / total : 0, perFile: total ? detections / total : 0 };
 }
 
+// The language mix (files per detected language) and the job's WER over files with a script.
+function speechStats(files) {
+  const heard = files.filter((f) => f.transcript);
+  const languages = {};
+  for (const f of heard) languages[f.transcript.language] = (languages[f.transcript.language] || 0) + 1;
+  const mix = Object.entries(languages).sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${n}`).join(" · ");
+  const scored = heard.filter((f) => f.transcript.wer != null);
+  const wer = scored.length ? scored.reduce((s, f) => s + f.transcript.wer, 0) / scored.length : null;
+  return [["Languages", mix || "—"], ["Mean WER", wer == null ? "—" : `${(100 * wer).toFixed(1)}%`]];
+}
+
 function cell(text) {
   const td = document.createElement("td");
   td.textContent = text;
@@ -53,6 +64,7 @@ function render(job) {
     ["Files", s.total], ["Files with artifacts", s.withArtifacts], ["Artifact rate", `${(100 * s.rate).toFixed(1)}%`],
     ["Detections", s.detections], ["Detections per file", s.perFile.toFixed(1)],
   ];
+  if (config.heard) items.push(...speechStats(job.files));
   for (const [label, value] of items) {
     const div = document.createElement("div");
     div.innerHTML = "<strong></strong><span></span>";
@@ -93,6 +105,11 @@ function render(job) {
     row.append(name, status, cell(duration(f.duration_ms)), cell(done ? f.detection_count : "—"),
       cell(done ? `${qualityScore(f.detections, f.duration_ms)}/100` : "—"),
       cell(Object.entries(counts).map(([t, n]) => `${t}: ${n}`).join(", ")));
+    if (config.heard) {
+      const t = f.transcript;
+      row.append(cell(t?.language || "—"), cell(t?.wer == null ? "—" : `${(100 * t.wer).toFixed(1)}%`));
+      row.lastChild.dataset.wer = t?.wer ?? "";
+    }
     body.append(row);
   }
 }

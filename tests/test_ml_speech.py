@@ -1,0 +1,137 @@
+"""Speech recognition and the script check (relayml.speech, relayml.script_check) on real audio."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from relayml import script_check, speech
+from relayml.realdata import engines
+from relayml.speech import Word
+
+SCRIPT = [
+    "Your appointment is on Tuesday at 3:15 pm with Dr. Smith.",
+    "Please bring your insurance card and arrive ten minutes early.",
+]
+
+
+def heard(*items: tuple[str, int, int]) -> list[Word]:
+    return [Word(word, start, end, 0.9) for word, start, end in items]
+
+
+def kinds(result) -> list[tuple[str, str, str]]:
+    return [(f["artifact_type"], f["details"]["expected"], f["details"]["heard"]) for f in result.findings]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("speech-models")
+
+
+@pytest.fixture(scope="module")
+def piper_speech() -> np.ndarray:
+    """The two script sentences spoken by Piper, one second of silence between."""
+    parts = engines.render(engines.Voice("piper", "en_US-joe-medium"), SCRIPT)
+    return np.concatenate([parts[0], np.zeros(16_000, np.float32), parts[1]])
+
+
+def test_spelling_number_time_and_abbreviation_variants_are_not_findings():
+    said = heard(
+        ("Doctor", 0, 300), ("Smith", 300, 600), ("arrives", 600, 900), ("at", 900, 1000),
+        ("three", 1000, 1200), ("fifteen", 1200, 1500), ("p.m.", 1500, 1800), ("and", 1800, 1900),
+        ("pays", 1900, 2100), ("twenty-five", 2100, 2500), ("dollars.", 2500, 2900),
+    )  # fmt: skip
+    result = script_check.check("Dr. Smith arrives at 3:15 PM and pays $25.", said, "en", 3000)
+    assert result.findings == [] and result.wer == 0.0 and result.cer == 0.0
+
+
+def test_homophones_are_not_findings_but_other_words_are():
+    said = heard(
+        ("their", 0, 200), ("office", 200, 500), ("is", 500, 600), ("over", 600, 800), ("here", 800, 1000)
+    )
+    result = script_check.check("there office is over there", said, "en", 1000)
+    assert kinds(result) == [("mispronunciation", "there", "here")]
+    assert result.findings[0]["start_ms"] == 800 and result.findings[0]["end_ms"] == 1000
+    assert result.wer == pytest.approx(1 / 5)
+
+
+def test_missing_extra_and_substituted_words_are_found_where_they_happened():
+    said = heard(
+        ("Please", 0, 300), ("bring", 300, 600), ("your", 600, 800), ("blue", 800, 1000),
+        ("card", 1000, 1300), ("and", 2000, 2100), ("arrive", 2100, 2500), ("late", 2500, 2900),
+    )  # fmt: skip
+    result = script_check.check("Please bring your card today and arrive early.", said, "en", 3000)
+    assert kinds(result) == [
+        ("hallucination", "", "blue"),
+        ("omission", "today", ""),
+        ("mispronunciation", "early", "late"),
+    ]
+    inserted, omitted, swapped = result.findings
+    assert (inserted["start_ms"], inserted["end_ms"]) == (800, 1000)
+    assert (omitted["start_ms"], omitted["end_ms"]) == (1300, 2000)  # the gap where it should be
+    assert (swapped["start_ms"], swapped["end_ms"]) == (2500, 2900)
+    assert all(f["source"] == "transcript" and 0 <= f["confidence"] <= 1 for f in result.findings)
+    assert result.wer == pytest.approx(3 / 8) and 0 < result.cer < 1
+
+
+def test_nothing_heard_omits_the_whole_script_and_no_script_makes_everything_extra():
+    nothing = script_check.check("Hello there.", [], "en", 2000)
+    assert kinds(nothing) == [("omission", "hello there", "")] and nothing.wer == 1.0
+    extra = script_check.check("", heard(("hello", 0, 400)), "en", 2000)
+    assert kinds(extra) == [("hallucination", "", "hello")]
+
+
+def test_piper_speech_is_heard_with_word_times_and_its_own_script_passes(piper_speech, cache):
+    recogniser = speech.Recogniser(speech.TINY_EN, cache)
+    transcript = recogniser.hear(piper_speech)
+    duration = len(piper_speech) * 1000 // 16_000
+    assert "appointment" in transcript.text.lower() and "insurance" in transcript.text.lower()
+    assert transcript.language == "en" and len(transcript.utterances) == 2  # the pause splits them
+    starts = [w.start_ms for w in transcript.words]
+    assert starts == sorted(starts) and all(
+        0 <= w.start_ms < w.end_ms <= duration + 50 for w in transcript.words
+    )
+    first, second = transcript.utterances
+    assert first.end_ms <= second.start_ms and second.start_ms > 3000
+    # The script the audio was made from passes; one the audio does not follow does not.
+    faithful = script_check.check(" ".join(SCRIPT), transcript.words, "en", duration)
+    assert faithful.findings == [] or all(f["confidence"] < 0.9 for f in faithful.findings)
+    changed = " ".join(SCRIPT).replace("Tuesday", "Wednesday").replace("early.", "early today.")
+    found = script_check.check(changed, transcript.words, "en", duration)
+    assert ("mispronunciation", "wednesday", "Tuesday") in kinds(found)
+    assert ("omission", "today", "") in kinds(found)
+
+
+def espeak(text: str, voice: str) -> np.ndarray:
+    wav = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True, check=True).stdout
+    audio, rate = engines.read_wav(wav)
+    return engines.to_16k(audio, rate)
+
+
+def test_the_multilingual_model_tells_the_language_of_each_utterance(cache):
+    english = espeak("Good morning, your order has shipped and will arrive on Friday.", "en-us")
+    spanish = espeak("Buenos días, su pedido ha sido enviado y llegará el viernes.", "es")
+    audio = np.concatenate([english, np.zeros(16_000, np.float32), spanish])
+    transcript = speech.Recogniser(speech.BASE, cache).hear(audio)
+    assert [u.language for u in transcript.utterances] == ["en", "es"]
+    for u in transcript.utterances:
+        assert max(u.language_probs.values()) == u.language_probs[u.language] > 0.5
+        assert sum(u.language_probs.values()) <= 1.0001
+    assert set(transcript.language_probs) >= {"en", "es"}
+
+
+def test_weights_that_are_not_the_pinned_bytes_are_refused(cache, tmp_path):
+    speech.model_dir(speech.BASE, cache)  # assembled and checked once
+    forged = tmp_path / speech.BASE
+    shutil.copytree(cache / speech.BASE, forged)
+    with open(forged / "model.bin", "r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(speech.SpeechModelError, match="sha256"):
+        speech.model_dir(speech.BASE, tmp_path)
+    with pytest.raises(speech.SpeechModelError, match="Unknown speech model"):
+        speech.model_dir("whisper-huge", tmp_path)
