@@ -101,7 +101,8 @@ def test_files_are_processed_by_the_worker_and_a_corrupt_one_fails_alone(api, mo
     assert good["status"] == "completed" and good["duration_ms"] > 5000 and good["processed_at"]
     assert done["total_detections"] == sum(f["detection_count"] for f in done["files"])
     for d in good["detections"]:
-        assert set(d) == {"artifact_type", "start_ms", "end_ms", "confidence"}
+        assert set(d) == {"artifact_type", "start_ms", "end_ms", "confidence", "source"}
+        assert d["source"] == "model"
         assert d["confidence"] >= 0.3 and 0 <= d["start_ms"] < d["end_ms"] <= good["duration_ms"]
 
     # Live re-thresholding from the stored scores. A lower threshold can merge pieces into fewer,
