@@ -27,7 +27,8 @@ from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
 from relayml.ingest import iter_canonical
 from relayml.model import Detector
 from relayml.scores import PEAKS_NAME, SCORES_NAME, quantise
-from relayml.speech import Recogniser, SpeechModelError, Transcript, hear_file
+from relayml.speech import Recogniser, SpeechModelError, Transcript
+from relayml.speech import decode as decode_for_hearing
 from relayml.train import CHUNKS_PER_WINDOW
 
 
@@ -218,6 +219,7 @@ def finished(open_files: list) -> Iterator[FileResult]:
 
 
 DECODE_ERRORS = (AudioDecodeError, OSError, RuntimeError, ValueError)
+HEAR_BATCH_S = 600  # audio gathered before hearing: ten minutes is 38 MB of float32
 
 
 def analyse_files(
@@ -230,38 +232,66 @@ def analyse_files(
 ) -> Iterator[FileResult]:
     """The analyses a job asked for, per (key, audio path, output folder, hear) file: the detector's
     frame scores when there is a detector, and a transcript for the files whose `hear` is set.
-    `recogniser` is called once, when the first file needs it (loading Whisper takes seconds)."""
+
+    Files to hear are gathered until HEAR_BATCH_S of audio, then heard together (their utterances
+    share Whisper's windows: relayml.speech.Recogniser). `recogniser` is called once, when the
+    first batch needs it (loading Whisper takes seconds)."""
     files = list(files)
     hear = {key: wanted for key, _, _, wanted in files}
     paths = {key: (path, Path(out_dir)) for key, path, out_dir, _ in files}
     loaded: list[Recogniser] = []
+    batch: list[tuple[FileResult, np.ndarray]] = []
 
     def check() -> None:
         if should_stop is not None and should_stop():
             raise InferenceCancelled()
 
-    def heard(result: FileResult) -> FileResult:
-        if result.error or not hear[result.key] or recogniser is None:
-            return result
-        path, out_dir = paths[result.key]
+    def stopped() -> bool:
+        check()  # raises when the job was cancelled
+        return False
+
+    def flush() -> Iterator[FileResult]:
+        if not batch:
+            return
+        taken = batch[:]
+        batch.clear()
         try:
             if not loaded:
+                assert recogniser is not None  # only batched when there is one
                 loaded.append(recogniser())
-            # Without a detector the peaks come from this pass (the file page draws them).
-            peaks = out_dir / PEAKS_NAME if detector is None else None
-            duration, result.transcript = hear_file(loaded[0], path, limits, peaks, check)
+            heard = loaded[0].hear_many([audio for _, audio in taken], stopped)
         except SpeechModelError as exc:
-            return FileResult(key=result.key, error=f"Speech recognition is unavailable: {exc}")
+            for result, _ in taken:
+                yield FileResult(key=result.key, error=f"Speech recognition is unavailable: {exc}")
+            return
+        for (result, _), transcript in zip(taken, heard, strict=True):
+            result.transcript = transcript
+            yield result
+
+    def gather(result: FileResult) -> Iterator[FileResult]:
+        if result.error or not hear[result.key] or recogniser is None:
+            yield result
+            return
+        path, out_dir = paths[result.key]
+        try:
+            # Without a detector the peaks come from this pass (the file page draws them).
+            audio = decode_for_hearing(
+                path, limits, out_dir / PEAKS_NAME if detector is None else None, check
+            )
         except DECODE_ERRORS as exc:
-            return FileResult(key=result.key, error=str(exc))
-        result.duration_ms = result.duration_ms or duration
-        return result
+            yield FileResult(key=result.key, error=str(exc))
+            return
+        result.duration_ms = result.duration_ms or round(len(audio) * 1000 / SAMPLE_RATE)
+        batch.append((result, audio))
+        if sum(len(a) for _, a in batch) >= HEAR_BATCH_S * SAMPLE_RATE:
+            yield from flush()
 
     if detector is not None:
         triples = [(key, path, out_dir) for key, path, out_dir, _ in files]
         for result in infer_files(detector, triples, device, should_stop=should_stop, limits=limits):
-            yield heard(result)
-        return
-    for key, _, out_dir, _ in files:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        yield heard(FileResult(key=key))
+            yield from gather(result)
+    else:
+        for key, _, out_dir, _ in files:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            yield from gather(FileResult(key=key))
+    yield from flush()

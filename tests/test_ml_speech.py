@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from relayml import script_check, speech
-from relayml.realdata import engines
+from relayml.realdata import engines, script_faults
 from relayml.speech import Word
+from relayml.synth import SENTENCES
 
 SCRIPT = [
     "Your appointment is on Tuesday at 3:15 pm with Dr. Smith.",
@@ -135,3 +136,35 @@ def test_weights_that_are_not_the_pinned_bytes_are_refused(cache, tmp_path):
         speech.model_dir(speech.BASE, tmp_path)
     with pytest.raises(speech.SpeechModelError, match="Unknown speech model"):
         speech.model_dir("whisper-huge", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("engine", "voice", "sentence", "model"),
+    [
+        ("piper", "en_US-joe-medium", 2, speech.TINY_EN),
+        ("piper", "en_US-joe-medium", 3, speech.BASE),
+        ("espeak", "en-us", 0, speech.TINY_EN),
+        ("espeak", "en-us", 3, speech.BASE),
+    ],
+)
+def test_a_faithful_render_has_no_findings_and_each_faulty_one_exactly_its_own(
+    engine, voice, sentence, model, cache
+):
+    """Rendered once as written and once per fault (a word swapped, a phrase added, a word dropped),
+    with the fault's time known exactly (relayml.realdata.script_faults). These sentences are ones
+    the recogniser hears right; how often that holds over many is bench/script_check.py's to say."""
+    text = SENTENCES[sentence]
+    renders = [
+        script_faults.render(text, engines.Voice(engine, voice), fault, np.random.default_rng(sentence))
+        for fault in script_faults.FAULTS
+    ]
+    heard = speech.Recogniser(model, cache).hear_many([r.audio for r in renders])
+    for r, transcript in zip(renders, heard, strict=True):
+        findings = script_check.check(r.script, transcript.words, transcript.language, r.duration_ms).findings
+        assert len(findings) == len(r.truths), (r.fault, r.said, transcript.text, findings)
+        for found, truth in zip(findings, r.truths, strict=True):
+            assert found["artifact_type"] == truth.artifact_type
+            assert (
+                abs(found["start_ms"] - truth.start_ms) <= 300 and abs(found["end_ms"] - truth.end_ms) <= 300
+            )
+            assert found["details"]["expected"] == truth.expected
