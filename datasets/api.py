@@ -30,7 +30,7 @@ from datasets.serializers import (
     UploadUrlRequestSerializer,
     UploadUrlResponseSerializer,
 )
-from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
+from datasets.uploads import too_large, uploaded_files
 from relayml import spectrogram
 from relayml.features import DEFAULT_FEATURES, PEAK_SAMPLES, SAMPLE_RATE, downsample_peaks
 from relayml.ingest import CANONICAL_NAME, load_features, load_peaks
@@ -40,6 +40,7 @@ from relayweb.models import Role
 from relayweb.pagination import query_choice, query_int
 from relayweb.ranges import ranged_file_response
 from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, paginated
+from relayweb.scripts import MULTIPART_WITH_SCRIPTS, ScriptSerializer, scripts_for
 
 UPLOAD_SALT = "relay.audio.upload"
 
@@ -129,13 +130,14 @@ class AudioListView(GenericAPIView):
         page = self.paginate_queryset(audio)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=MULTIPART_FILES, responses={201: AudioUploadResultSerializer})
+    @extend_schema(request=MULTIPART_WITH_SCRIPTS, responses={201: AudioUploadResultSerializer})
     def post(self, request, dataset_id):
         """Upload one or more files (`file`, repeatable) and queue them, in one call."""
         dataset = get_dataset(request, dataset_id)
         files = uploaded_files(request)
+        texts = scripts_for(request, [storage.sanitize_filename(f.name) for f in files])
         user = caller_of(request).user
-        created = [services.upload_and_queue(dataset, f, user) for f in files]
+        created = [services.upload_and_queue(dataset, f, user, t) for f, t in zip(files, texts, strict=True)]
         data = AudioFileSerializer(created, many=True).data
         return Response({"created": len(created), "items": data}, status=status.HTTP_201_CREATED)
 
@@ -167,6 +169,7 @@ class UploadUrlView(GenericAPIView):
             data["content_type"],
             data["file_size"],
             caller_of(request).user,
+            data["expected_text"],
         )
         key = storage.original_relpath(audio)
         return Response(
@@ -259,10 +262,17 @@ class ConfirmView(GenericAPIView):
 
 class AudioDetailView(GenericAPIView):
     serializer_class = AudioFileSerializer
-    required_roles = {"delete": Role.ADMIN}
+    required_roles = {"delete": Role.ADMIN, "patch": Role.ANNOTATOR}
 
     def get(self, request, dataset_id, audio_id):
         return Response(self.get_serializer(get_audio(get_dataset(request, dataset_id), audio_id)).data)
+
+    @extend_schema(request=ScriptSerializer, responses=AudioFileSerializer)
+    def patch(self, request, dataset_id, audio_id):
+        """Ours: set the file's script (expected_text), which the annotation workspace shows."""
+        audio = get_audio(get_dataset(request, dataset_id), audio_id)
+        body = validated(ScriptSerializer, request.data)
+        return Response(self.get_serializer(services.set_expected_text(audio, body["expected_text"])).data)
 
     def delete(self, request, dataset_id, audio_id):
         services.delete_audio(get_audio(get_dataset(request, dataset_id), audio_id))

@@ -62,6 +62,8 @@ class AudioFile(models.Model):
     sample_rate = models.PositiveIntegerField(null=True, blank=True)
     channels = models.PositiveSmallIntegerField(null=True, blank=True)
     detected_format = models.CharField(max_length=20, blank=True, default="")
+    # The script the TTS was given, shown to reviewers in the annotation workspace.
+    expected_text = models.TextField(blank=True, default="")
     processing_status = models.CharField(
         max_length=16, choices=ProcessingStatus.choices, default=ProcessingStatus.PENDING
     )

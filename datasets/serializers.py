@@ -7,6 +7,7 @@ import uuid
 from rest_framework import serializers
 
 from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset, ProcessingStatus
+from relayweb.scripts import ExpectedTextSerializer
 from relayweb.serializers import DirectModelSerializer
 
 NAME_PATTERN = r"^[a-z0-9_]{1,100}$"
@@ -88,11 +89,11 @@ class AudioFileSerializer(DirectModelSerializer):
         fields = [
             "id", "dataset_id", "original_filename", "content_type", "size_bytes", "sha256",
             "duration_ms", "sample_rate", "channels", "processing_status", "error_message",
-            "created_at", "updated_at",
+            "created_at", "updated_at", "expected_text",
         ]  # fmt: skip
 
 
-class UploadUrlRequestSerializer(serializers.Serializer):
+class UploadUrlRequestSerializer(ExpectedTextSerializer):
     filename = serializers.CharField(min_length=1, max_length=500, trim_whitespace=False)
     content_type = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
     file_size = serializers.IntegerField(min_value=1)

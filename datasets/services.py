@@ -115,14 +115,24 @@ def delete_dataset(dataset: Dataset) -> None:
     transaction.on_commit(lambda: storage.remove_tree(folder))
 
 
-def create_audio(dataset: Dataset, filename: str, content_type: str, size: int | None, user=None):
+def create_audio(
+    dataset: Dataset, filename: str, content_type: str, size: int | None, user=None, expected_text: str = ""
+):
     return AudioFile.objects.create(
         dataset=dataset,
         original_filename=storage.sanitize_filename(filename),
         content_type=content_type or "",
         declared_size=size,
+        expected_text=expected_text,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+
+
+def set_expected_text(audio: AudioFile, text: str) -> AudioFile:
+    """The script is not training data: it may change at any time, published sets or not."""
+    AudioFile.objects.filter(pk=audio.pk).update(expected_text=text)
+    audio.refresh_from_db()
+    return audio
 
 
 def store_upload(audio: AudioFile, uploaded) -> None:
@@ -150,9 +160,11 @@ def queue_ingest(audio: AudioFile) -> None:
     )
 
 
-def upload_and_queue(dataset: Dataset, uploaded, user=None) -> AudioFile:
+def upload_and_queue(dataset: Dataset, uploaded, user=None, expected_text: str = "") -> AudioFile:
     with transaction.atomic():
-        audio = create_audio(dataset, uploaded.name, uploaded.content_type, uploaded.size, user)
+        audio = create_audio(
+            dataset, uploaded.name, uploaded.content_type, uploaded.size, user, expected_text
+        )
         store_upload(audio, uploaded)
         audio.queued_at = audio.uploaded_at
         audio.save(update_fields=["queued_at"])

@@ -11,14 +11,6 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
 from relayweb.errors import PayloadTooLarge, Unprocessable
 
-# The OpenAPI request body of the one-call upload endpoints: `file`, repeatable.
-MULTIPART_FILES = {
-    "multipart/form-data": {
-        "type": "object",
-        "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-    }
-}
-
 
 def uploaded_files(request) -> list:
     """The request's multipart `file` fields; none is a 422."""

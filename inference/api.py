@@ -16,15 +16,13 @@ from rest_framework.response import Response
 
 from datasets import storage
 from datasets.api import SignedUploadView, peaks_response, upload_url_for, validated
-from datasets.uploads import MULTIPART_FILES, too_large, uploaded_files
+from datasets.uploads import too_large, uploaded_files
 from inference import exports, review, services, speech_results
 from inference.models import ARTIFACTS, FileStatus, InferenceFile, InferenceJob, JobStatus
-from inference.scripts import scripts_for
 from inference.serializers import (
     MAX_EMBEDDED_FILES,
     ExportItemSerializer,
     FileConfirmSerializer,
-    FileScriptSerializer,
     FileUploadUrlResponseSerializer,
     FileUploadUrlSerializer,
     InferenceFileDetailSerializer,
@@ -44,19 +42,11 @@ from relayweb.negotiation import FormatIsOurs
 from relayweb.pagination import query_choice, query_int, query_uuid
 from relayweb.ranges import ranged_file_response
 from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, binary, paginated
+from relayweb.scripts import MULTIPART_WITH_SCRIPTS, ScriptSerializer, scripts_for
 from training.builtin import visible_models
 
 UPLOAD_SALT = "relay.inference.upload"
-MULTIPART_UPLOAD = {
-    "multipart/form-data": {
-        "type": "object",
-        "properties": {
-            **MULTIPART_FILES["multipart/form-data"]["properties"],
-            "expected_text": {"type": "array", "items": {"type": "string"}, "description": "one per file"},
-            "manifest": {"type": "string", "format": "binary", "description": "JSON or CSV: filename, text"},
-        },
-    }
-}
+
 LISTED_FILES = 100  # files embedded per job in the job list (a page holds up to 500 jobs)
 UPLOAD_PREFIX = "/api/v1/inference-uploads/"
 POSTPROCESS_PARAMS = [
@@ -218,7 +208,7 @@ class FileListView(GenericAPIView):
         page = self.paginate_queryset(files)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=MULTIPART_UPLOAD, responses={201: InferenceUploadResultSerializer})
+    @extend_schema(request=MULTIPART_WITH_SCRIPTS, responses={201: InferenceUploadResultSerializer})
     def post(self, request, job_id):
         """Ours: upload one or more files (`file`, repeatable) and queue them in one call; each may
         come with its script (`expected_text`, one per file in order, or a `manifest`)."""
@@ -242,12 +232,12 @@ class FileDetailView(GenericAPIView):
         job = get_job(request, job_id)
         return Response(file_detail(get_file(job, file_id), job, postprocess_settings(request, job)))
 
-    @extend_schema(request=FileScriptSerializer, responses=InferenceFileDetailSerializer)
+    @extend_schema(request=ScriptSerializer, responses=InferenceFileDetailSerializer)
     def patch(self, request, job_id, file_id):
         """Ours: set the file's script (expected_text). Before processing the worker checks it; after,
         the script check runs again on the stored transcript at once."""
         job = get_job(request, job_id)
-        body = validated(FileScriptSerializer, request.data)
+        body = validated(ScriptSerializer, request.data)
         f = services.set_expected_text(get_file(job, file_id), body["expected_text"])
         return Response(file_detail(f, job, services.postprocess_config(job)))
 

@@ -47,7 +47,7 @@ def send_to_review(f: InferenceFile, detections: list[dict], set_id=None, user=N
     with transaction.atomic():
         annotation_set = draft_for(dataset, set_id, user)
         audio = dataset_services.create_audio(
-            dataset, f.original_filename, f.content_type, f.size_bytes, user
+            dataset, f.original_filename, f.content_type, f.size_bytes, user, f.expected_text
         )
         with open(storage.absolute(f.s3_key), "rb") as source:
             dataset_services.store_upload(audio, File(source))  # a copy: the job keeps its file

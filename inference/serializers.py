@@ -9,9 +9,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inference.models import ANALYSES, ARTIFACTS, InferenceFile, InferenceJob
-from inference.scripts import MAX_SCRIPT_CHARS
 from relayml.speech import DEFAULT_MODEL as DEFAULT_SPEECH_MODEL
 from relayml.speech import MODELS as SPEECH_MODELS
+from relayweb.scripts import ExpectedTextSerializer
 from relayweb.serializers import DirectModelSerializer, timestamp
 
 MAX_FILE_BYTES = 524_288_000  # Relay's limit on file_size_bytes
@@ -193,17 +193,6 @@ def file_dict(row: tuple) -> dict:
     }  # fmt: skip
 
 
-class ExpectedTextSerializer(serializers.Serializer):
-    expected_text = serializers.CharField(
-        max_length=MAX_SCRIPT_CHARS,
-        required=False,
-        allow_blank=True,
-        trim_whitespace=False,
-        default="",
-        help_text="the script the TTS was asked to say: the transcript is checked against it",
-    )
-
-
 class FileUploadUrlSerializer(ExpectedTextSerializer):
     filename = serializers.CharField(min_length=1, max_length=500, trim_whitespace=False)
     file_size_bytes = serializers.IntegerField(min_value=1, max_value=MAX_FILE_BYTES)
@@ -251,14 +240,6 @@ class InferenceFileDetailSerializer(InferenceFileFullSerializer):
 
     class Meta(InferenceFileFullSerializer.Meta):
         fields = [*InferenceFileFullSerializer.Meta.fields, "config"]
-
-
-class FileScriptSerializer(serializers.Serializer):
-    """PATCH .../files/{file_id}: the file's script."""
-
-    expected_text = serializers.CharField(
-        max_length=MAX_SCRIPT_CHARS, allow_blank=True, trim_whitespace=False
-    )
 
 
 class ExportItemSerializer(serializers.Serializer):

@@ -330,3 +330,40 @@ def test_content_is_served_as_audio_or_octet_stream_never_as_the_declared_html(
     audio.save(update_fields=["content_type"])
     response = api.get(f"/api/v1/datasets/{dataset.id}/audio/{audio.id}/content")
     assert response.status_code == 200 and response["Content-Type"] == served
+
+
+def test_a_datasets_audio_keeps_its_script_from_upload_manifest_or_patch_and_the_workspace_shows_it(
+    api, client, team, dataset, ready_audio
+):
+    from datasets import annotations
+
+    url = f"/api/v1/datasets/{dataset.id}/audio"
+    ticket = ask_upload_url(api, dataset, b"RIFF").json()
+    assert AudioFile.objects.get(pk=ticket["audio_id"]).expected_text == ""
+    body = {"filename": "s.wav", "file_size": 4, "expected_text": "Hello there."}
+    scripted = api.post(f"{url}/upload-url", body, format="json").json()
+    assert AudioFile.objects.get(pk=scripted["audio_id"]).expected_text == "Hello there."
+    manifest = SimpleUploadedFile("m.json", b'[{"filename": "b.wav", "expected_text": "Bee."}]')
+    files = [
+        SimpleUploadedFile("a.wav", factories.wav_bytes()),
+        SimpleUploadedFile("b.wav", factories.wav_bytes()),
+    ]
+    created = api.post(url, {"file": files, "manifest": manifest}, format="multipart").json()["items"]
+    assert [a["expected_text"] for a in created] == ["", "Bee."]
+    bad = api.post(
+        url, {"file": [SimpleUploadedFile("c.wav", b"x")], "expected_text": ["a", "b"]}, format="multipart"
+    )
+    assert bad.status_code == 422 and not AudioFile.objects.filter(original_filename="c.wav").exists()
+
+    patched = api.patch(f"{url}/{ready_audio.id}", {"expected_text": "Say <this> exactly."}, format="json")
+    assert patched.status_code == 200 and patched.json()["expected_text"] == "Say <this> exactly."
+    assert (
+        api_client(factories.make_key(team, Role.VIEWER))
+        .patch(f"{url}/{ready_audio.id}", {"expected_text": "no"}, format="json")
+        .status_code
+        == 403
+    )
+    draft = annotations.create_set(dataset)
+    client.force_login(factories.make_user(team, "ada"))
+    page = client.get(f"/datasets/{dataset.id}/sets/{draft.id}/annotate/{ready_audio.id}/").content.decode()
+    assert "Say &lt;this&gt; exactly." in page

@@ -1,4 +1,5 @@
-"""Scripts (`expected_text`) sent with a multipart upload: one `expected_text` field per file, in the
+"""Scripts (`expected_text`: what a TTS was asked to say) sent with a multipart upload, to a dataset
+or an inference job: one `expected_text` field per file, in the
 files' order, or a `manifest` part (a file or a field) naming the files: JSON `{"name": "text"}` or
 `[{"filename": ..., "expected_text": ...}]`, or CSV with a header holding `filename` and
 `expected_text` (or `text`). Every problem is a 422 naming the part; nothing is saved."""
@@ -9,12 +10,44 @@ import csv
 import io
 import json
 
+from rest_framework import serializers
+
 from relayweb.errors import Unprocessable
 
 MAX_SCRIPT_CHARS = 100_000  # far past any one TTS request; keeps a row's size bounded
 MAX_MANIFEST_BYTES = 10 * 1024 * 1024
 NAME_KEYS = ("filename", "name", "file")
+# The one-call upload endpoints' OpenAPI body: `file` (repeatable) and each file's script.
+MULTIPART_WITH_SCRIPTS = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "expected_text": {"type": "array", "items": {"type": "string"}, "description": "one per file"},
+            "manifest": {"type": "string", "format": "binary", "description": "JSON or CSV: filename, text"},
+        },
+    }
+}
 TEXT_KEYS = ("expected_text", "text", "script")
+
+
+class ExpectedTextSerializer(serializers.Serializer):
+    expected_text = serializers.CharField(
+        max_length=MAX_SCRIPT_CHARS,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        default="",
+        help_text="the script the TTS was asked to say (the transcript is checked against it)",
+    )
+
+
+class ScriptSerializer(serializers.Serializer):
+    """PATCH of an audio file's or an inference file's script."""
+
+    expected_text = serializers.CharField(
+        max_length=MAX_SCRIPT_CHARS, allow_blank=True, trim_whitespace=False
+    )
 
 
 def invalid(part: str, message: str) -> Unprocessable:
