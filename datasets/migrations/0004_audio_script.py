@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('datasets', '0003_published_set_files'),
+        ("datasets", "0003_published_set_files"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='audiofile',
-            name='expected_text',
-            field=models.TextField(blank=True, default=''),
+            model_name="audiofile",
+            name="expected_text",
+            field=models.TextField(blank=True, default=""),
         ),
     ]
