@@ -39,12 +39,33 @@ def draft_for(dataset: Dataset, set_id=None, user=None) -> AnnotationSet:
     return set_service.create_set(dataset, latest, user)
 
 
+FINDING_DESCRIPTIONS = {
+    "hallucination": "Words said that the script does not have (the script check)",
+    "omission": "Script words that were not said (the script check)",
+    "mispronunciation": "A script word said as another (the script check)",
+}
+
+
+def add_finding_types(dataset: Dataset, detections: list[dict]) -> None:
+    """Script-check findings sent to review bring their types into the dataset (the reviewer asked
+    for them to be kept); the model's detections only ever use the dataset's own types."""
+    existing = [
+        {"name": t.name, "description": t.description, "color": t.color} for t in dataset.artifact_types.all()
+    ]
+    names = {t["name"] for t in existing}
+    wanted = sorted({d["artifact_type"] for d in detections if d.get("source") == "transcript"} - names)
+    if wanted:
+        added = [{"name": n, "description": FINDING_DESCRIPTIONS.get(n, "")} for n in wanted]
+        dataset_services.set_artifact_types(dataset, existing + added)
+
+
 def send_to_review(f: InferenceFile, detections: list[dict], set_id=None, user=None) -> dict:
     if f.status != FileStatus.COMPLETED:
         raise Conflict(f"Only processed files can be reviewed; this one is {f.status}")
     dataset = target_dataset(f)
-    types = {t.name: t for t in dataset.artifact_types.all()}
     with transaction.atomic():
+        add_finding_types(dataset, detections)
+        types = {t.name: t for t in dataset.artifact_types.all()}
         annotation_set = draft_for(dataset, set_id, user)
         audio = dataset_services.create_audio(
             dataset, f.original_filename, f.content_type, f.size_bytes, user, f.expected_text
@@ -62,7 +83,7 @@ def send_to_review(f: InferenceFile, detections: list[dict], set_id=None, user=N
         items = [
             {"audio_file": audio, "artifact_type": types[d["artifact_type"]], "start_ms": d["start_ms"],
              "end_ms": d["end_ms"], "confidence": d["confidence"],
-             "extra_data": provenance}
+             "extra_data": {**provenance, **({"details": d["details"]} if d.get("details") else {})}}
             for d in detections if d["artifact_type"] in types
         ]  # fmt: skip
         created = set_service.create_annotations(annotation_set, items, user) if items else []

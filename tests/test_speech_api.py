@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from datasets.models import Annotation, ArtifactType, AudioFile
 from inference.models import InferenceFile, InferenceJob
 from relayml.realdata import engines
 from tests.conftest import wait_for
@@ -194,6 +195,15 @@ def test_the_worker_hears_piper_speech_checks_the_script_and_keeps_the_models_de
     assert results["code"] == 2 and results["results"][0]["task"] == "asr"
     exported = api.get(f"{JOBS}/{job['id']}/export", {"format": "csv"}).content.decode()
     assert "omission" in exported and ",transcript,always," in exported
+    # Sent to review, the finding becomes an annotation of its own type, added to the dataset.
+    reviewed = api.post(f"{JOBS}/{job['id']}/files/{f['id']}/review", {}, format="json")
+    assert reviewed.status_code == 201 and reviewed.json()["skipped"] == 0
+    assert ArtifactType.objects.filter(dataset_id=detector.dataset_id, name="omission").exists()
+    kept = Annotation.objects.get(
+        annotation_set_id=reviewed.json()["annotation_set_id"], artifact_type__name="omission"
+    )
+    assert kept.extra_data["details"] == {"expected": "always", "heard": ""}
+    assert AudioFile.objects.get(pk=reviewed.json()["audio_file_id"]).expected_text == ALTERED
 
     # A job that only hears: no model, and the page still has a waveform (peaks from the same pass).
     only = transcript_job(api)
