@@ -102,12 +102,12 @@ def evaluate(model: str, items: list, device: str, cache: Path) -> dict:
     elapsed = time.perf_counter() - start
     counts = {kind: {"tp": 0, "fp": 0, "fn": 0} for kind in KIND.values()}
     false, faithful_ms, wer, faithful = 0, 0, 0.0, 0
-    by_voice: dict[str, int] = {}
+    by_voice: dict[str, int] = {f"{r.voice.engine} {r.voice.name}": 0 for r in items}
     for r, transcript in heard:
         result = script_check.check(r.script, transcript.words, transcript.language or "en", r.duration_ms)
         if r.fault == "faithful":
             false += len(result.findings)
-            by_voice[r.voice.name] = by_voice.get(r.voice.name, 0) + len(result.findings)
+            by_voice[f"{r.voice.engine} {r.voice.name}"] += len(result.findings)
             faithful_ms += r.duration_ms
             wer += result.wer
             faithful += 1
@@ -148,14 +148,18 @@ def main() -> None:
     ]
     import tempfile
 
+    per_voice = []
     with tempfile.TemporaryDirectory() as cache:
         for model in args.models.split(","):
             r = evaluate(model, items, args.device, Path(cache))
             print(model, r, flush=True)
+            found = ", ".join(f"{voice} {n}" for voice, n in r["by_voice"].items())
+            per_voice.append(f"- {model}: {found}")
             f1 = r["f1"]
             cells = [f"{f1[k]:.2f}" for k in ("mispronunciation", "hallucination", "omission")]
             cells += [f"{r['false_per_min']:.2f}", f"{r['wer']:.3f}", f"{r['speed']:.1f}"]
             lines.append(f"| {model} | {' | '.join(cells)} |")
+    lines += ["", f"False findings by voice ({args.per_voice} faithful renders each):", *per_voice]
     write_section(Path(args.out), "Script check", "\n".join(lines))
 
 
