@@ -222,6 +222,8 @@ class Recogniser:
     """
 
     def __init__(self, model: str, cache_dir: Path, device: str = "cpu", threads: int = 0):
+        # Belt and braces: the model is a local folder, and nothing may reach for the hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from faster_whisper import WhisperModel
 
         folder = model_dir(model, cache_dir)
