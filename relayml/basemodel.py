@@ -17,7 +17,6 @@ before it lists the model).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 from relayml import realistic
 from relayml.detect import detect, stored_features
 from relayml.events import Event, event_metrics
-from relayml.ingest import FEATURES_NAME, process
+from relayml.ingest import FEATURES_NAME, process, sha256_of
 from relayml.model import Detector
 from relayml.train import TrainConfig, TrainFile, TrainResult, train
 
@@ -69,10 +68,6 @@ def evaluate(detector: Detector, files: list[TrainFile], threshold: float | None
     return event_metrics(pairs, TYPES)
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_card(result: TrainResult, out: Path, card: dict) -> Path:
     """NAME.pt and NAME.json into `out`; returns the model's path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -84,7 +79,7 @@ def write_card(result: TrainResult, out: Path, card: dict) -> Path:
         "artifact_types": detector.artifact_types,
         "metrics": detector.metrics,
         **card,
-        "sha256": sha256_of(target),
+        "sha256": sha256_of(str(target)),
     }
     (out / f"{NAME}.json").write_text(json.dumps(card, indent=1) + "\n")
     return target

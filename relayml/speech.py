@@ -21,7 +21,6 @@ does not depend on it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from relayml.ingest import sha256_of
 
 SAMPLE_RATE = 16_000
 BASE = "whisper-base"
@@ -125,14 +126,6 @@ class Transcript:
         ]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def package_dir(name: str) -> Path:
     spec = importlib_util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
@@ -144,7 +137,7 @@ def verified(folder: Path, model: str) -> Path:
     weights = folder / "model.bin"
     if not weights.is_file():
         raise SpeechModelError(f"{model}: {weights} is missing")
-    if sha256_of(weights) != WEIGHT_SHA256[model]:
+    if sha256_of(str(weights)) != WEIGHT_SHA256[model]:
         raise SpeechModelError(f"{model}: {weights} is not the pinned weights (sha256 differs)")
     return folder
 

@@ -11,7 +11,6 @@ A team uses one for inference like its own models, or as the starting point of t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -21,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Q
 
+from relayml.ingest import sha256_of
 from training.models import DetectorModel
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def install() -> list[DetectorModel]:
             log.warning("built-in model %s is missing: %s", builtin.key, builtin.path)
             continue
         card = builtin.card()
-        digest = hashlib.sha256(builtin.path.read_bytes()).hexdigest()
+        digest = sha256_of(str(builtin.path))
         if digest != card["sha256"]:
             log.error("built-in model %s does not match its card's sha256; not installed", builtin.key)
             continue

