@@ -12,7 +12,7 @@ from datasets.models import ArtifactType, Dataset, SetStatus
 from inference import services
 from inference.models import ARTIFACTS, POSTPROCESS_KEYS, TRANSCRIPT, FileStatus, InferenceJob
 from inference.serializers import InferenceConfigSerializer
-from relayml.script_check import FINDING_TYPES
+from relayml.script_check import HALLUCINATION, MISPRONUNCIATION, OMISSION
 from relayweb import queues
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_required
@@ -21,7 +21,7 @@ from training.models import DetectorModel
 
 FALLBACK_COLORS = ["#E53935", "#1E88E5", "#FB8C00", "#8E24AA", "#43A047", "#00ACC1", "#6D4C41", "#3949AB"]
 # The script check's findings (relayml.script_check), the same on every job.
-FINDING_COLORS = {"hallucination": "#D81B60", "omission": "#5E35B1", "mispronunciation": "#F4511E"}
+FINDING_COLORS = {HALLUCINATION: "#D81B60", OMISSION: "#5E35B1", MISPRONUNCIATION: "#F4511E"}
 
 
 def team_job(request, job_id) -> InferenceJob:
@@ -65,7 +65,7 @@ def create_job(request):
     return redirect("inference:job", job_id=job.id)
 
 
-def type_colors(job: InferenceJob) -> dict[str, str]:
+def type_colors(job: InferenceJob, heard: bool) -> dict[str, str]:
     """The model's dataset colours where it still exists, a fixed palette otherwise."""
     model = DetectorModel.objects.filter(pk=job.model_id).first()
     known = {}
@@ -75,18 +75,19 @@ def type_colors(job: InferenceJob) -> dict[str, str]:
     colors = {
         t: known.get(t, FALLBACK_COLORS[i % len(FALLBACK_COLORS)]) for i, t in enumerate(job.artifact_types)
     }
-    if hears_speech(job):
-        colors.update({t: FINDING_COLORS[t] for t in FINDING_TYPES})
+    if heard:  # the script check's findings can appear
+        colors.update(FINDING_COLORS)
     return colors
 
 
 @team_required()
 def job_detail(request, job_id):
     job = team_job(request, job_id)
+    heard = hears_speech(job)  # one query, shared by the colours and the page
     context = {
         "job": job,
-        "config": {"jobId": str(job.id), "colors": type_colors(job), "heard": hears_speech(job)},
-        "heard": hears_speech(job),
+        "config": {"jobId": str(job.id), "colors": type_colors(job, heard), "heard": heard},
+        "heard": heard,
         "can_run": role_at_least(request.membership.role, Role.ANNOTATOR),
         "max_upload_mb": settings.RELAY_MAX_UPLOAD_BYTES // (1024 * 1024),
         "waiting": waiting_note(job),
@@ -129,7 +130,7 @@ def file_detail(request, job_id, file_id):
         "jobId": str(job.id),
         "fileId": str(f.id),
         "durationMs": f.duration_ms,
-        "colors": type_colors(job),
+        "colors": type_colors(job, hears_speech(job)),
         "config": job.config,
         "canReview": dataset is not None and role_at_least(request.membership.role, Role.ANNOTATOR),
         "canEdit": role_at_least(request.membership.role, Role.ANNOTATOR),

@@ -27,7 +27,7 @@ from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
 from relayml.ingest import iter_canonical
 from relayml.model import Detector
 from relayml.scores import PEAKS_NAME, SCORES_NAME, quantise
-from relayml.speech import Audio, Recogniser, SpeechModelError, Transcript
+from relayml.speech import Audio, Recogniser, SpeechModelError, Transcript, samples_of
 from relayml.speech import decode as decode_for_hearing
 from relayml.train import CHUNKS_PER_WINDOW
 
@@ -281,10 +281,9 @@ def analyse_files(
         except DECODE_ERRORS as exc:
             yield FileResult(key=result.key, error=str(exc))
             return
-        samples = len(audio[0]) if isinstance(audio, tuple) else len(audio)
-        result.duration_ms = result.duration_ms or round(samples * 1000 / SAMPLE_RATE)
+        result.duration_ms = result.duration_ms or round(samples_of(audio) * 1000 / SAMPLE_RATE)
         batch.append((result, audio))
-        if sum(len(a[0]) if isinstance(a, tuple) else len(a) for _, a in batch) >= HEAR_BATCH_S * SAMPLE_RATE:
+        if sum(samples_of(a) for _, a in batch) >= HEAR_BATCH_S * SAMPLE_RATE:
             yield from flush()
 
     if detector is not None:

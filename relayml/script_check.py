@@ -7,9 +7,11 @@
 2. Tokens are compared by their letters and digits only (".15" is "15"), aligned by edit distance
    (jiwer), and neighbouring differences form a region.
 3. A region is no finding when the two sides are the same text once spaces are ignored ("3 15 pm"
-   against "3", "15", "p", "m"), or when the heard words normalised together equal the script
-   ("twenty five" heard as two words is "25"), or when a single word was heard as a homophone
-   (the same phones in the CMU pronouncing dictionary: "their" / "there").
+   against "3", "15", "p", "m"), or when the heard words, with up to two matching neighbours,
+   normalised together equal the script ("twenty-five dollars." is "$25"). A region that is one
+   side plus words the other lacks is that omission or addition ("reduced timetable" heard as
+   "time table" is the omission of "reduced"). A word heard as a near-homophone (at most one phone
+   apart in the CMU pronouncing dictionary: "their" / "there", "an" / "and") is no finding.
 4. What is left becomes detections: `mispronunciation` (a script word heard as another),
    `hallucination` (words heard that the script does not have) and `omission` (script words not
    heard), with `details {expected, heard}`, times from the word timestamps and a confidence from the
@@ -42,7 +44,7 @@ NOT_KEY = re.compile(r"[^\w]|_", re.UNICODE)
 @dataclass
 class Token:
     key: str  # letters and digits only: what is compared
-    word: int  # index of the heard word it came from (-1 for the script's tokens)
+    word: int  # index of the heard word it came from
 
 
 @dataclass
@@ -50,7 +52,6 @@ class CheckResult:
     findings: list[dict[str, Any]]
     wer: float
     cer: float
-    expected_words: int
 
 
 @functools.cache
@@ -106,11 +107,11 @@ def check(expected_text: str, words: Sequence[Word], language: str, duration_ms:
     expected = keys(expected_text, language)
     heard = heard_tokens(words, language)
     if not expected:
-        return CheckResult(insertion_findings(words, heard), float(bool(heard)), float(bool(heard)), 0)
+        return CheckResult(insertion_findings(words, heard), float(bool(heard)), float(bool(heard)))
     if not heard:
         gap = {"start_ms": 0, "end_ms": max(1, duration_ms)}
         omitted = [finding(OMISSION, gap, " ".join(expected), "", 0.5)]
-        return CheckResult(omitted, 1.0, 1.0, len(expected))
+        return CheckResult(omitted, 1.0, 1.0)
     aligned = jiwer.process_words(" ".join(expected), " ".join(t.key for t in heard))
     findings: list[dict[str, Any]] = []
     errors = 0
@@ -121,7 +122,7 @@ def check(expected_text: str, words: Sequence[Word], language: str, duration_ms:
             errors += region_errors(region)
     heard_text = " ".join(keys(" ".join(w.word for w in words), language))
     cer = jiwer.cer(" ".join(expected), heard_text) if findings else 0.0
-    return CheckResult(findings, round(errors / len(expected), 4), round(min(cer, 1.0), 4), len(expected))
+    return CheckResult(findings, round(errors / len(expected), 4), round(min(cer, 1.0), 4))
 
 
 def regions(chunks) -> list[list]:

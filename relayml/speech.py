@@ -68,6 +68,10 @@ LANGUAGES_KEPT = 5  # posteriors kept per utterance and file: the top ones, whic
 Audio = np.ndarray | tuple[np.ndarray, np.ndarray]  # mono, or a stereo call's two channels
 
 
+def samples_of(audio: Audio) -> int:
+    return len(audio[0]) if isinstance(audio, tuple) else len(audio)
+
+
 class SpeechModelError(RuntimeError):
     """The speech model is missing, incomplete or not the bytes it should be."""
 
@@ -211,7 +215,7 @@ class Recogniser:
     most of every pass. Utterances (of one file or of many) are packed instead, in order and by
     language, into windows of up to WINDOW_S with PACK_GAP_MS of silence between them; each window
     is heard once, and each word goes back to the utterance it lies in, at its own file's time.
-    On short TTS clips this is about four times faster (docs/benchmarks.md).
+    On short TTS clips this is about six times faster (docs/benchmarks.md, "Script check").
     """
 
     def __init__(self, model: str, cache_dir: Path, device: str = "cpu", threads: int = 0):

@@ -14,6 +14,7 @@ const state = { detections: [], shown: [], current: -1, request: null };
 let ws;
 let regions;
 let transcript;
+let shownTranscript = null; // what the transcript was last drawn with (no threshold changes it)
 
 function settings() {
   return {
@@ -91,7 +92,12 @@ function playCurrent() {
 function showTranscript(file) {
   if (!transcript || !file.transcript) return;
   const t = file.transcript;
-  transcript.render(t.words, file.detections.filter((d) => d.source === "transcript"));
+  const findings = file.detections.filter((d) => d.source === "transcript");
+  // The slider asks again on every move; the words and findings change only with the script.
+  const key = JSON.stringify([t.wer, t.cer, findings]);
+  if (key === shownTranscript) return;
+  shownTranscript = key;
+  transcript.render(t.words, findings);
   const probs = Object.entries(t.language_probs).map(([l, p]) => `${l} ${Math.round(p * 100)}%`).join(", ");
   const scored = t.wer == null ? "" : ` · WER ${(100 * t.wer).toFixed(1)}%, CER ${(100 * t.cer).toFixed(1)}%`;
   $("transcript-meta").textContent = `${t.language} (${probs}) · ${t.model}${scored}`;
