@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bench.report import machine_summary, write_section  # noqa: E402
 from bench.train import evaluate_dsp  # noqa: E402
 from relayml import basemodel  # noqa: E402
+from relayml.detect import evaluate  # noqa: E402
 from relayml.model import Detector  # noqa: E402
 from relayml.train import TrainConfig, train  # noqa: E402
 
@@ -62,7 +63,7 @@ def main() -> None:
         f"| model | {' | '.join(TYPES)} | micro | training |",
         f"|---|{'---|' * len(TYPES)}---|---|",
         row("DSP baseline (bench/dsp.py)", micro_and_types(evaluate_dsp(test))),
-        row(f"{basemodel.NAME}, zero-shot", micro_and_types(basemodel.evaluate(Detector.load(BASE), test))),
+        row(f"{basemodel.NAME}, zero-shot", micro_and_types(evaluate(Detector.load(BASE), test))),
     ]
     print("\n".join(lines), flush=True)
     for n in sizes:
@@ -71,7 +72,7 @@ def main() -> None:
             began = time.perf_counter()
             result = train(team[:n], config, args.data / "curve" / f"{n}-{lr}", base_model=base)
             seconds = time.perf_counter() - began
-            scores = basemodel.evaluate(Detector.load(result.model_path), test)
+            scores = evaluate(Detector.load(result.model_path), test)
             lines.append(row(f"{n} clips, {label}", micro_and_types(scores), seconds))
             print(lines[-1], flush=True)
     if not args.no_write:

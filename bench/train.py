@@ -27,7 +27,7 @@ import soundfile as sf  # noqa: E402
 from bench import dsp  # noqa: E402
 from bench.report import machine_summary, write_section  # noqa: E402
 from relayml import synth  # noqa: E402
-from relayml.detect import detect, stored_features  # noqa: E402
+from relayml.detect import evaluate  # noqa: E402
 from relayml.events import Event, event_metrics  # noqa: E402
 from relayml.ingest import FEATURES_NAME, process  # noqa: E402
 from relayml.model import Detector  # noqa: E402
@@ -61,17 +61,6 @@ def build(folder: Path, seeds: range, voices: tuple[str, ...]) -> list[TrainFile
         events = [Event(x["artifact_type"], x["start_ms"], x["end_ms"]) for x in data["labels"]]
         files.append(TrainFile(str(seed), str(clip_dir / FEATURES_NAME), events, data["duration_ms"]))
     return files
-
-
-def evaluate(detector: Detector, files: list[TrainFile], threshold=None) -> dict:
-
-    pairs = []
-    for f in files:
-        found = detect(
-            detector, stored_features(detector, f.features_path), threshold, duration_ms=f.duration_ms
-        )
-        pairs.append((f.events, found))
-    return event_metrics(pairs, TYPES)
 
 
 def evaluate_dsp(files: list[TrainFile]) -> dict:
@@ -108,7 +97,7 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     detector = Detector.load(result.model_path)
-    model_scores = evaluate(detector, test_files)
+    model_scores = evaluate(detector, test_files, threshold=None)
     dsp_scores = evaluate_dsp(test_files)
     lines = report(args, result, seconds, peak_mb, model_scores, dsp_scores, detector)
     print("\n".join(lines))
@@ -126,19 +115,23 @@ def report(args, result, seconds, peak_mb, model_scores, dsp_scores, detector) -
         f"threshold choice) in voices {', '.join(TRAIN_VOICES)}; {args.test} test clips with other seeds "
         f"in voices never heard in training ({', '.join(TEST_VOICES)}). Each clip is ~4 sentences with one "
         "event of each type, delivered as 128 kbps MP3 (as TTS output usually is) and ingested like an "
-        "upload. Event-based metrics, onset collar 200 ms, offset collar max(200 ms, 20 %). The DSP baseline "
-        "is bench/dsp.py (silence runs, -80 dBFS holes, flat-top share, second-difference bursts).",
+        "upload. Event-based metrics, onset collar 200 ms, offset collar max(200 ms, 20 %); PSDS over every "
+        "threshold of the scores, criteria in relayml/psds.py (the DSP baseline has no scores to sweep). "
+        "The DSP baseline is bench/dsp.py (silence runs, -80 dBFS holes, flat-top share, "
+        "second-difference bursts).",
         "",
         f"Training: {seconds:.0f} s for {args.epochs} epochs, peak RSS {peak_mb:.0f} MB (whole process).",
         "",
-        "| type | detector P | detector R | detector F1 | DSP baseline F1 | threshold |",
-        "|---|---|---|---|---|---|",
+        "| type | detector P | detector R | detector F1 | detector PSDS | DSP baseline F1 | threshold |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name in [*TYPES, "overall"]:
         m = model_scores["overall"] if name == "overall" else model_scores["per_type"][name]
         d = dsp_scores["overall"] if name == "overall" else dsp_scores["per_type"][name]
         threshold = detector.thresholds.get(name, "")
-        row = f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | **{m['f1']:.3f}** | {d['f1']:.3f}"
+        psds = "—" if m["psds"] is None else f"{m['psds']:.3f}"
+        row = f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | **{m['f1']:.3f}** | {psds}"
+        row += f" | {d['f1']:.3f}"
         lines.append(f"{row} | {threshold} |")
     return lines
 

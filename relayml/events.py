@@ -49,14 +49,20 @@ def frames_to_targets(
     for event in events:
         if event.artifact_type not in index:
             continue
-        start, end = float(event.start_ms), float(event.end_ms)
-        if end - start < min_target_ms:
-            centre = (start + end) / 2
-            start, end = centre - min_target_ms / 2, centre + min_target_ms / 2
+        start, end = widened(event, min_target_ms)
         first = max(0, int(np.floor(start / frame_ms)))
         last = min(n_frames, int(np.ceil(end / frame_ms)))
         targets[first:last, index[event.artifact_type]] = 1.0
     return targets
+
+
+def widened(event: Event, min_ms: float) -> tuple[float, float]:
+    """(start, end) in ms, at least `min_ms` long: a shorter event is widened around its centre."""
+    start, end = float(event.start_ms), float(event.end_ms)
+    if end - start < min_ms:
+        centre = (start + end) / 2
+        start, end = centre - min_ms / 2, centre + min_ms / 2
+    return start, end
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -25,6 +25,7 @@ from relayml.events import Event, average_precision, event_metrics, frames_to_ta
 from relayml.features import DEFAULT_FEATURES
 from relayml.ingest import current_features
 from relayml.model import CRNN, Detector, ModelSpec
+from relayml.psds import ScoredFile, psds
 
 FRAME_MS = DEFAULT_FEATURES.frame_ms
 # Consecutive chunks scored in one pass, sharing their context: the same chunks and overlap as
@@ -409,6 +410,7 @@ class Trainer:
             metrics["per_type"][name]["f1_at_0_5"] = default["per_type"][name]["f1"]
         aps = [m["frame_ap"] for m in metrics["per_type"].values() if m["frame_ap"] is not None]
         metrics["overall"]["frame_ap"] = round(float(np.mean(aps)), 4) if aps else None
+        add_psds(metrics, self.val_files, scores, self.types, self.config.min_target_ms)
         metrics["overall"]["f1_at_0_5"] = default["overall"]["f1"]
         metrics["validation_files"] = len(self.val_files)
         metrics["collars"] = {"onset_ms": 200, "offset_ms": 200, "offset_rate": 0.2}
@@ -467,6 +469,16 @@ class Trainer:
                 head.bias[k] -= shift
                 calibration[name] = {"raw_best_threshold": best[name], "logit_shift": round(-shift, 4)}
         return calibration
+
+
+def add_psds(metrics: dict, files: list[TrainFile], scores: list[np.ndarray], types, min_target_ms) -> None:
+    """PSDS (relayml.psds) beside event F1: per type, overall, and the criteria it was computed with."""
+    scored = [ScoredFile(p, f.events) for p, f in zip(scores, files, strict=True)]
+    result = psds(scored, types, FRAME_MS, min_target_ms)
+    for name in types:
+        metrics["per_type"][name]["psds"] = result["per_type"][name]
+    metrics["overall"]["psds"] = result["overall"]
+    metrics["psds_criteria"] = result["scenario"]
 
 
 def round_or_none(value: float | None) -> float | None:

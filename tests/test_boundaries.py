@@ -1,5 +1,5 @@
-"""The import boundaries: the web process never loads torch or the speech recogniser (CTranslate2,
-onnxruntime); relayml never loads Django.
+"""The import boundaries: the web process never loads torch, the speech recogniser (CTranslate2,
+onnxruntime) or the evaluation stack (sed_scores_eval, pandas, numba); relayml never loads Django.
 
 Each check runs in a fresh interpreter, so nothing the test session imported can hide a leak.
 """
@@ -20,6 +20,7 @@ from django.urls import get_resolver
 import relayweb.wsgi
 get_resolver().url_patterns  # imports every API and page module, as the first request does
 heavy = {"torch", "torchaudio", "faster_whisper", "ctranslate2", "onnxruntime"}
+heavy |= {"sed_scores_eval", "pandas", "numba"}
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy)
 print(" ".join(loaded[:5]) or "clean")
 """
@@ -42,7 +43,7 @@ def run(code: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def test_the_web_process_never_imports_torch_or_the_recogniser():
+def test_the_web_process_never_imports_torch_the_recogniser_or_the_evaluation_stack():
     assert run(WEB) == "clean"
 
 

@@ -57,6 +57,10 @@ def test_a_trained_model_is_self_describing_and_loads_weights_only(files, tmp_pa
     assert all(m["support"] < 20 and m["trusted"] is False for m in result.metrics["per_type"].values())
     assert len(result.metrics["warnings"]) == len(TYPES)
     assert "validation event(s); at least 20 are needed" in result.metrics["warnings"][0]
+    # PSDS beside F1 for every type the validation file has, within its range; its criteria recorded.
+    assert all(0 <= m["psds"] <= 1 for m in result.metrics["per_type"].values() if m["support"])
+    assert 0 <= result.metrics["overall"]["psds"] <= 1
+    assert result.metrics["psds_criteria"]["max_efpr"] == 100
 
 
 def test_the_same_seed_trains_the_same_model(files, tmp_path):
