@@ -33,10 +33,11 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+# The Python client and `relay` command (clients/python) install beside the server: the suite runs them.
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,tts]'
+	$(PY) -m pip install -q -e '.[dev,tts]' -e clients/python
 	touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json
