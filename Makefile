@@ -12,8 +12,12 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relay
 RELAY_EMBEDDED ?= true
 export HOST PORT RELAY_EMBEDDED
 
-# flite and festival (with two voices) are TTS engines for relayml.realistic's training data.
-APT_PACKAGES := ffmpeg espeak-ng sox libsndfile1 chromium flite festival festvox-kallpc16k festvox-us-slt-hts
+# flite and festival (with two voices) are TTS engines for relayml.realistic's training data. Human
+# speech for the verdict model (relayml/realdata/voices.py): Asterisk's prompts in five languages with
+# their transcripts (CC-BY-SA / CC-BY: installed, never committed) and pocketsphinx's test recordings.
+VOICE_PACKAGES := $(foreach l,en es fr it ru,asterisk-core-sounds-$(l)-wav asterisk-core-sounds-$(l)) pocketsphinx-testdata
+APT_PACKAGES := ffmpeg espeak-ng sox libsndfile1 chromium flite festival festvox-kallpc16k festvox-us-slt-hts \
+	$(VOICE_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install system-deps static migrate lint format test-postgres test-sqlite bench demo clean
@@ -28,6 +32,9 @@ system-deps:
 	for cmd in ffmpeg ffprobe espeak-ng sox chromium flite festival; do command -v $$cmd >/dev/null || missing=yes; done; \
 	for voice in english/kal_diphone us/cmu_us_slt_arctic_hts; do \
 	  [ -d /usr/share/festival/voices/$$voice ] || missing=yes; done; \
+	for lang in en es fr it ru; do \
+	  [ -f /usr/share/doc/asterisk-core-sounds-$$lang/core-sounds-$$lang.txt.gz ] || missing=yes; done; \
+	[ -d /usr/share/asterisk/sounds/en_US_f_Allison ] && [ -d /usr/share/pocketsphinx/test/data ] || missing=yes; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \

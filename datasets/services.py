@@ -20,8 +20,9 @@ from datasets.models import (
     ProcessingStatus,
     SetStatus,
 )
-from relayweb import jobs
+from relayweb import jobs, webhooks
 from relayweb.errors import Conflict
+from relayweb.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 
@@ -244,12 +245,30 @@ def record_normalized(audio_id, attempt: int, result) -> bool:
     )
 
 
+@transaction.atomic
 def record_ready(audio_id, attempt: int) -> bool:
-    return set_status(
+    done = set_status(
         audio_id, attempt, ProcessingStatus.READY, processed_at=timezone.now(), error_message=""
     )
+    if done:
+        announce(audio_id, WebhookEvent.AUDIO_READY)
+    return done
 
 
+def announce(audio_id, event: str) -> None:
+    """The team's webhooks hear that a file is ready or failed (relayweb/webhooks.py)."""
+    audio = AudioFile.objects.select_related("dataset").filter(pk=audio_id).first()
+    if audio is None:
+        return
+    data = {
+        "dataset_id": str(audio.dataset_id), "audio_id": str(audio.pk),
+        "original_filename": audio.original_filename, "processing_status": audio.processing_status,
+        "error_message": audio.error_message, "duration_ms": audio.duration_ms,
+    }  # fmt: skip
+    webhooks.emit(audio.dataset.team_id, event, f"{event}:{audio.pk}", data)
+
+
+@transaction.atomic
 def record_failure(audio_id, message: str) -> None:
     log.info("ingest of %s failed: %s", audio_id, message)
     updated = (
@@ -264,6 +283,7 @@ def record_failure(audio_id, message: str) -> None:
     )
     audio = AudioFile.objects.filter(pk=audio_id).first() if updated else None
     if audio is not None:
+        announce(audio_id, WebhookEvent.AUDIO_FAILED)
         # Half-written derived files are of no use; the original stays for a look or a retry.
         storage.remove_derived(audio)
 

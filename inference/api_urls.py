@@ -1,12 +1,15 @@
 """API routes for inference jobs (Relay's paths, no trailing slash; one is tolerated)."""
 
-from inference import api
+from inference import api, classification_api
 from relayweb.routes import UUID, route
 
 J = rf"inference-jobs/(?P<job_id>{UUID})"
 F = rf"{J}/files/(?P<file_id>{UUID})"
 
+C = rf"classifications/(?P<identifier>{UUID})"
 routes = [
+    route("classifications", classification_api.ClassificationListView, "classification-list"),
+    route(C, classification_api.ClassificationDetailView, "classification-detail"),
     route("inference-jobs", api.InferenceJobListView, "inference-job-list"),
     route(J, api.InferenceJobDetailView, "inference-job-detail"),
     route(rf"{J}/cancel", api.InferenceJobCancelView, "inference-job-cancel"),

@@ -28,8 +28,8 @@ class FileStatus(models.TextChoices):
 
 DONE = {FileStatus.COMPLETED, FileStatus.FAILED}
 # config.analyses: the model's detector, and speech recognition (with the script check).
-ARTIFACTS, TRANSCRIPT = "artifacts", "transcript"
-ANALYSES = (ARTIFACTS, TRANSCRIPT)
+ARTIFACTS, TRANSCRIPT, VERDICT = "artifacts", "transcript", "verdict"
+ANALYSES = (ARTIFACTS, TRANSCRIPT, VERDICT)
 POSTPROCESS_KEYS = ("threshold", "merge_window_ms", "min_duration_ms")
 
 
@@ -88,6 +88,9 @@ class InferenceFile(models.Model):
     words = models.JSONField(default=list, blank=True)
     utterances = models.JSONField(default=list, blank=True)
     findings = models.JSONField(default=list, blank=True)
+    # The synthetic-or-human verdict (config.analyses "verdict"; relayml.verdict): the default
+    # heuristic's {classification, confidence, score, heuristic} and every heuristic's in `verdicts`.
+    verdict = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     # The job lifecycle (relayweb.jobs): claims so far, and the running worker's last sign of life.
@@ -100,3 +103,47 @@ class InferenceFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.status})"
+
+
+class ClassificationState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    ERRORED = "errored"
+
+
+class Classification(models.Model):
+    """One audio file's synthetic-or-human verdict (seed 004). `state` is the job lifecycle's
+    (relayweb/jobs.py); the API's `status` is seed 004's: new (queued or running), done, errored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)  # the `identifier`
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="classifications")
+    name = models.CharField(max_length=500)
+    ref_id = models.CharField(max_length=200, blank=True, default="")
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    size_bytes = models.BigIntegerField(default=0)
+    original_path = models.CharField(max_length=500, blank=True, default="")
+    duration_ms = models.IntegerField(null=True, blank=True)
+    state = models.CharField(
+        max_length=16, choices=ClassificationState.choices, default=ClassificationState.QUEUED
+    )
+    errors = models.TextField(blank=True, default="")
+    model_name = models.CharField(max_length=100, blank=True, default="")
+    api_version = models.CharField(max_length=20, blank=True, default="")
+    # {"clips": [{index, start, end, score}], "verdicts": {heuristic: {...}}, "elapsed_ms": n}
+    result = models.JSONField(default=dict, blank=True)
+    force_classification = models.CharField(max_length=16, blank=True, default="")
+    # Every override, oldest first: {classification, reason, by, at}.
+    overrides = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["team", "created_at"]), models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"

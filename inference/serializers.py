@@ -89,7 +89,7 @@ class InferenceFileSerializer(DirectModelSerializer):
         fields = [
             "id", "inference_job_id", "original_filename", "s3_key", "content_type", "size_bytes",
             "duration_ms", "status", "error_message", "detections", "detection_count", "created_at",
-            "processed_at", "expected_text", "transcript",
+            "processed_at", "expected_text", "transcript", "verdict",
         ]  # fmt: skip
 
 

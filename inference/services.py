@@ -30,8 +30,9 @@ from inference.models import (
 from relayml import script_check
 from relayml.scores import PEAKS_NAME, SCORES_NAME, detections_from_scores, load_scores
 from relayml.speech import Transcript, iter_words
-from relayweb import jobs
+from relayweb import jobs, webhooks
 from relayweb.errors import Conflict
+from relayweb.models import WebhookEvent
 from training.models import DetectorModel
 
 CANCELLED_MESSAGE = "cancelled before it was processed"
@@ -221,6 +222,7 @@ def record_result(
     frames: int,
     frame_ms: float,
     transcript: Transcript | None = None,
+    verdict: dict | None = None,
 ) -> None:
     f.duration_ms, f.frames, f.frame_ms = duration_ms, frames, frame_ms
     if transcript is not None:
@@ -228,10 +230,30 @@ def record_result(
         f.words = heard.pop("words")
         f.transcript, f.utterances = heard, transcript.utterance_dicts()
         check_script(f)
+    if verdict is not None:
+        f.verdict = file_verdict(job, verdict)
+        for u, v in zip(f.utterances or [], verdict.get("utterances") or [], strict=False):
+            u["verdict"] = v
     c = postprocess_config(job)
     f.detections = detections_for(f, job, c["threshold"], c["merge_window_ms"], c["min_duration_ms"])
     # Only the claim that still holds the file saves it: a worker presumed dead keeps out.
-    jobs.current(INFERENCE, f.pk, f.attempts).update(
+    with transaction.atomic():
+        saved = save_result(f, duration_ms, frames, frame_ms)
+        if saved:
+            announce_file(f.pk, WebhookEvent.INFERENCE_FILE_COMPLETED)
+
+
+def file_verdict(job: InferenceJob, verdict: dict) -> dict:
+    """The team's heuristic's verdict on top, every heuristic's beside it (or why there is none)."""
+    if "error" in verdict:
+        return {"error": verdict["error"]}
+    chosen = verdict["verdicts"][job.team.verdict_heuristic]
+    return {**chosen, "verdicts": list(verdict["verdicts"].values()), "clips": len(verdict["clips"])}
+
+
+def save_result(f: InferenceFile, duration_ms: int, frames: int, frame_ms: float) -> int:
+    return jobs.current(INFERENCE, f.pk, f.attempts).update(
+        verdict=f.verdict,
         duration_ms=duration_ms,
         frames=frames,
         frame_ms=frame_ms,
@@ -272,6 +294,7 @@ def set_expected_text(f: InferenceFile, text: str) -> InferenceFile:
     return f
 
 
+@transaction.atomic
 def record_failure(file_id, message: str) -> None:
     failed = (
         InferenceFile.objects.filter(pk=file_id)
@@ -280,6 +303,7 @@ def record_failure(file_id, message: str) -> None:
     )
     f = InferenceFile.objects.filter(pk=file_id).first() if failed else None
     if f is not None:
+        announce_file(f.pk, WebhookEvent.INFERENCE_FILE_FAILED)
         # Partial scores and peaks are of no use; the uploaded original stays.
         for name in (SCORES_NAME, PEAKS_NAME):
             (file_dir(f) / name).unlink(missing_ok=True)
@@ -318,9 +342,41 @@ def settle(job_id, error: str = "") -> None:
     message = error or (
         "" if counts["done"] else f"All {counts['failed']} file(s) failed; see each file's error"
     )
-    InferenceJob.objects.filter(pk=job_id).exclude(status=JobStatus.CANCELLED).update(
-        status=status, completed_at=timezone.now(), error_message=message
+    now = timezone.now()
+    with transaction.atomic():
+        # A job already settled this way stays as it is: settling twice announces nothing twice.
+        if (
+            InferenceJob.objects.filter(pk=job_id)
+            .exclude(status__in=[JobStatus.CANCELLED, status])
+            .update(status=status, completed_at=now, error_message=message)
+        ):
+            announce_job(job_id, status, now)
+
+
+def announce_file(file_id, event: str) -> None:
+    """The team's webhooks hear that a file is done (relayweb/webhooks.py)."""
+    f = InferenceFile.objects.select_related("job").get(pk=file_id)
+    data = {
+        "inference_job_id": str(f.job_id), "file_id": str(f.pk), "original_filename": f.original_filename,
+        "status": f.status, "detection_count": f.detection_count, "error_message": f.error_message,
+    }  # fmt: skip
+    webhooks.emit(f.job.team_id, event, f"{event}:{f.pk}:{f.attempts}", data)
+
+
+def announce_job(job_id, status: str, at) -> None:
+    job = with_counts(InferenceJob.objects.filter(pk=job_id)).get()
+    event = (
+        WebhookEvent.INFERENCE_JOB_COMPLETED
+        if status == JobStatus.COMPLETED
+        else WebhookEvent.INFERENCE_JOB_FAILED
     )
+    data = {
+        "inference_job_id": str(job.pk), "status": job.status, "total_files": job.total_files,
+        "processed_files": job.processed_files, "failed_files": job.failed_files,
+        "total_detections": job.total_detections, "error_message": job.error_message,
+    }  # fmt: skip
+    # A job settles again after more files arrive: each settling is its own event.
+    webhooks.emit(job.team_id, event, f"{event}:{job.pk}:{at.isoformat()}", data)
 
 
 def cancel(job: InferenceJob) -> InferenceJob:

@@ -3,6 +3,7 @@ services."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -90,10 +91,26 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
     for result in results:
         if result.error:
             services.record_failure(result.key, result.error)
-        else:
-            f = by_id[result.key]
-            services.record_result(f, job, result.duration_ms, result.frames, frame_ms, result.transcript)
+            continue
+        f = by_id[result.key]
+        verdict = None
+        if services.VERDICT in services.analyses(job):
+            try:
+                verdict = judge(f, result.transcript)
+            except Exception as exc:  # a file too short to judge keeps its other results
+                verdict = {"error": jobs.reason(exc)}
+        services.record_result(
+            f, job, result.duration_ms, result.frames, frame_ms, result.transcript, verdict
+        )
     return len(files)
+
+
+def judge(f: InferenceFile, transcript) -> dict:
+    """The verdict analysis: the file's, and each heard utterance's (relayml.verdict)."""
+    from relayml.verdict import classify_path
+
+    utterances = transcript.utterance_dicts() if transcript is not None else None
+    return classify_path(verdict_model(), str(storage.absolute(f.s3_key)), decode_limits(), utterances)
 
 
 def run_finished(task) -> None:
@@ -104,3 +121,42 @@ def run_finished(task) -> None:
     for f in InferenceFile.objects.filter(job_id=job_id, status=FileStatus.PROCESSING):
         services.record_failure(f.id, f"Inference stopped: {why}")
     services.settle(job_id, error=f"Inference stopped: {why}")
+
+
+@functools.cache
+def verdict_model():
+    """The built-in verdict model, once per worker process; refused if its weights are not the
+    card's (relayml.verdict_build.load_builtin)."""
+    from relayml.verdict_build import load_builtin
+
+    return load_builtin(Path(settings.RELAY_BUILTIN_MODELS_DIR))
+
+
+def classify(classification_id: str) -> str:
+    """A clip classification: claim it, judge the file, save the verdict through the service."""
+    from inference import classifications
+    from inference.models import Classification
+    from relayml.verdict import classify_path
+
+    attempt = jobs.claim(classifications.CLASSIFICATION, classification_id)
+    if attempt is None:
+        return "nothing to do"
+    c = Classification.objects.get(pk=classification_id)
+    try:
+        with jobs.heartbeat(classifications.CLASSIFICATION, [classification_id]):
+            result = classify_path(verdict_model(), str(storage.absolute(c.original_path)), decode_limits())
+    except Exception as exc:
+        log.info("classification %s errored", classification_id, exc_info=True)
+        classifications.record_failure(classification_id, jobs.reason(exc))
+        return "errored"
+    classifications.record_result(classification_id, attempt, result)
+    return "done"
+
+
+def classify_finished(task) -> None:
+    """django-q2 hook: a task killed for its timeout (or crashed) leaves its row errored, with why."""
+    if task.success or not task.args:
+        return
+    from inference import classifications
+
+    classifications.record_failure(task.args[0], f"stopped: {jobs.task_reason(task)}")

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from relayweb.models import ApiKey, Membership, Team
+from relayweb import webhooks
+from relayweb.models import ApiKey, Membership, Team, Webhook, WebhookDelivery
 
 
 class MembershipInline(admin.TabularInline):
@@ -39,3 +40,34 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for key in queryset:
             key.revoke()
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ["url", "team", "active", "created_at"]
+    list_filter = ["active", "team"]
+    search_fields = ["url", "team__name"]
+    # Webhooks are made in the app (Settings › Webhooks), which shows the secret once and checks
+    # the URL; the admin may pause or remove them, never read or change the secret.
+    exclude = ["secret"]
+    readonly_fields = ["team", "url", "events", "created_at", "created_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event", "webhook", "status", "attempts", "last_status_code", "created_at"]
+    list_filter = ["status", "event"]
+    search_fields = ["event_id", "webhook__url"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Send the selected deliveries again")
+    def redeliver(self, request, queryset):
+        for delivery in queryset:
+            webhooks.redeliver(delivery)

@@ -9,7 +9,10 @@ class RelaywebConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from relayweb import schema  # noqa: F401  (registers the OpenAPI auth extensions)
+        from relayweb import (
+            schema,  # noqa: F401  (registers the OpenAPI auth extensions)
+            webhooks,  # noqa: F401  (registers its retry sweeper with relayweb.jobs)
+        )
 
         # After every migrate (and test-database flush): the reaper's schedule exists, once.
         post_migrate.connect(reaper_schedule, sender=self)

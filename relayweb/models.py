@@ -1,4 +1,4 @@
-"""Teams, memberships and API keys: who may touch which objects."""
+"""Teams, memberships and API keys (who may touch which objects), and the teams' webhooks."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def role_at_least(role: str, required: str) -> bool:
 class Team(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
+    # Which heuristic over a file's clips gives its `verdict` (relayml.verdict.HEURISTICS); every
+    # heuristic's answer is in `verdicts` anyway.
+    verdict_heuristic = models.CharField(max_length=32, default="duration_weighted")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -121,3 +124,75 @@ class ApiKey(models.Model):
         if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+
+
+class WebhookEvent(models.TextChoices):
+    AUDIO_READY = "audio.ready"
+    AUDIO_FAILED = "audio.failed"
+    TRAINING_COMPLETED = "training.completed"
+    TRAINING_FAILED = "training.failed"
+    INFERENCE_FILE_COMPLETED = "inference.file.completed"
+    INFERENCE_FILE_FAILED = "inference.file.failed"
+    INFERENCE_JOB_COMPLETED = "inference.job.completed"
+    INFERENCE_JOB_FAILED = "inference.job.failed"
+    CLASSIFICATION_DONE = "classification.done"
+
+
+class Webhook(models.Model):
+    """A team's subscription: events POSTed to a URL, signed with its secret (relayweb/webhooks.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list)
+    description = models.CharField(max_length=200, blank=True, default="")
+    # Kept to sign each delivery (an HMAC needs the secret itself); shown only when created.
+    secret = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook: sent until the receiver answers 2xx or the retry window ends."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=50, choices=WebhookEvent.choices)
+    # The event's identity: the same event emitted twice (a retried task) is delivered once.
+    event_id = models.UUIDField()
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Retries continue until this plus RELAY_WEBHOOK_RETRY_WINDOW_S (a redelivery restarts it).
+    window_started_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    # Every attempt: when, the status code (or the error), how long it took.
+    log = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["webhook", "event_id"], name="one_delivery_per_event")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.webhook_id} ({self.status})"

@@ -52,6 +52,15 @@ RELAY_BUILTIN_MODELS_DIR = Path(
 )
 # A django-q2 cluster told to stop lets running tasks finish this long, then kills its workers.
 RELAY_STOP_GRACE_S = env_int("RELAY_STOP_GRACE_S", 6, minimum=0)
+# Webhooks (relayweb/webhooks.py): a failed delivery is retried after RELAY_WEBHOOK_BACKOFF_S,
+# doubling up to RELAY_WEBHOOK_MAX_BACKOFF_S, until RELAY_WEBHOOK_RETRY_WINDOW_S (at least a day by
+# default) has passed; then it is given up. URLs on private or loopback addresses, or on this server,
+# are refused unless RELAY_WEBHOOK_ALLOW_PRIVATE (a receiver on the same network, or tests).
+RELAY_WEBHOOK_BACKOFF_S = env_int("RELAY_WEBHOOK_BACKOFF_S", 60, minimum=1)
+RELAY_WEBHOOK_MAX_BACKOFF_S = env_int("RELAY_WEBHOOK_MAX_BACKOFF_S", 3600, minimum=1)
+RELAY_WEBHOOK_RETRY_WINDOW_S = env_int("RELAY_WEBHOOK_RETRY_WINDOW_S", 25 * 3600, minimum=1)
+RELAY_WEBHOOK_TIMEOUT_S = env_int("RELAY_WEBHOOK_TIMEOUT_S", 10, minimum=1)
+RELAY_WEBHOOK_ALLOW_PRIVATE = env_bool("RELAY_WEBHOOK_ALLOW_PRIVATE", False)
 # Failed sign-ins allowed per username and address within the window before the form says to wait.
 RELAY_LOGIN_ATTEMPTS = env_int("RELAY_LOGIN_ATTEMPTS", 5, minimum=1)
 RELAY_LOGIN_WINDOW_S = env_int("RELAY_LOGIN_WINDOW_S", 900, minimum=1)

@@ -14,6 +14,7 @@ api_patterns = [
     path("", include("datasets.api_urls")),
     path("", include("training.api_urls")),
     path("", include("inference.api_urls")),
+    path("", include("relayweb.webhook_urls")),
 ]
 
 urlpatterns = [

@@ -3,11 +3,9 @@ HTTP servers, the release gate's rules, and errors that carry the contract's det
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
 import time
 import tomllib
 
@@ -19,6 +17,7 @@ from relay_client.multipart import FilePart, MultipartBody
 from relayweb.auth import TeamRateThrottle
 from tests import factories
 from tests.conftest import ROOT
+from tests.local_http import ScriptedServer
 
 CLIENT = ROOT / "clients" / "python"
 
@@ -35,51 +34,12 @@ def test_the_client_installs_with_two_light_dependencies_and_loads_no_server_cod
     assert result.stdout.strip() == "[]"
 
 
-class Script:
-    """A real HTTP server that answers from a script: ("drop",) closes the connection unanswered,
-    (status, headers, body) answers. It records every request it received."""
-
-    def __init__(self, *steps):
-        self.steps, self.seen = list(steps), []
-        script = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def handle_one(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                script.seen.append((self.command, self.path, self.rfile.read(length)))
-                step = script.steps.pop(0) if len(script.steps) > 1 else script.steps[0]
-                if step == ("drop",):
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                status, headers, body = step
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = handle_one
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def scripted():
     servers = []
 
     def start(*steps):
-        servers.append(Script(*steps))
+        servers.append(ScriptedServer(*steps))
         return servers[-1]
 
     yield start
@@ -95,10 +55,10 @@ OK = (200, {}, b'{"status": "ok"}')
 
 
 def test_a_read_survives_a_dropped_connection_and_a_503_honouring_retry_after(scripted):
-    server = scripted(("drop",), (503, {"Retry-After": "2"}, b'{"detail": "restarting"}'), OK)
+    server = scripted("drop", (503, {"Retry-After": "2"}, b'{"detail": "restarting"}'), OK)
     waits = []
     assert client(server.url, waits).health() == {"status": "ok"}
-    assert len(server.seen) == 3
+    assert len(server.received) == 3
     assert waits[1] == 2.0  # the server's Retry-After, not the client's own back-off
 
 
@@ -106,11 +66,11 @@ def test_a_rate_limited_create_is_sent_again_but_one_that_failed_with_500_is_not
     limited = scripted((429, {"Retry-After": "1"}, b'{"detail": "slow down"}'), (201, {}, b'{"id": "d1"}'))
     waits = []
     assert client(limited.url, waits).datasets.create("a", ["glitch"]) == {"id": "d1"}
-    assert [m for m, _, _ in limited.seen] == ["POST", "POST"] and waits == [1.0]
+    assert [r.method for r in limited.received] == ["POST", "POST"] and waits == [1.0]
     broken = scripted((500, {}, b'{"detail": "Internal server error"}'))
     with pytest.raises(ServerError) as caught:
         client(broken.url, []).datasets.create("a", ["glitch"])
-    assert len(broken.seen) == 1  # it may have been created: sending it again could make two
+    assert len(broken.received) == 1  # it may have been created: sending it again could make two
     assert caught.value.status == 500 and caught.value.detail == "Internal server error"
 
 
@@ -168,3 +128,17 @@ def test_errors_carry_the_contracts_detail_and_the_rate_limit_is_waited_out(live
     created = [relay.datasets.create(f"set {i}", ["glitch"]) for i in range(12)]
     assert len({d["id"] for d in created}) == 12 and waits and all(w >= 1 for w in waits)
     assert json.loads(json.dumps(created[0]))["artifact_types"][0]["name"] == "glitch"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_are_managed_through_the_client(live_server, team, settings):
+    relay = Relay(live_server.url, factories.make_key(team))
+    with pytest.raises(ValidationFailed) as refused:
+        relay.webhooks.create("http://10.0.0.1/hook", ["audio.ready"])
+    assert refused.value.detail[0]["loc"] == ["body", "url"] and "private" in str(refused.value)
+    settings.RELAY_WEBHOOK_ALLOW_PRIVATE = True
+    hook = relay.webhooks.create("http://127.0.0.1:9/hook", ["audio.ready"])
+    assert hook["secret"].startswith("whsec_")
+    assert [h["id"] for h in relay.webhooks.list()] == [hook["id"]]
+    assert relay.webhooks.update(hook["id"], active=False)["active"] is False
+    assert list(relay.webhooks.deliveries(hook["id"])) == []

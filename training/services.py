@@ -13,8 +13,9 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from datasets.models import AnnotationSet, Dataset
-from relayweb import jobs
+from relayweb import jobs, webhooks
 from relayweb.errors import Conflict
+from relayweb.models import WebhookEvent
 from training.models import FINISHED, DetectorModel, TrainingJob, TrainingStatus
 
 log = logging.getLogger(__name__)
@@ -128,9 +129,14 @@ def cancel_requested(job_id) -> bool:
 
 
 def finish(job_id, status: str, message: str = "") -> None:
-    TrainingJob.objects.filter(pk=job_id).exclude(status__in=FINISHED).update(
-        status=status, error_message=message[:4000], completed_at=timezone.now()
-    )
+    with transaction.atomic():
+        ended = (
+            TrainingJob.objects.filter(pk=job_id)
+            .exclude(status__in=FINISHED)
+            .update(status=status, error_message=message[:4000], completed_at=timezone.now())
+        )
+        if ended and status == TrainingStatus.FAILED:
+            announce(TrainingJob.objects.get(pk=job_id), WebhookEvent.TRAINING_FAILED)
     shutil.rmtree(job_dir(job_id), ignore_errors=True)
 
 
@@ -158,7 +164,18 @@ def complete(job: TrainingJob, result) -> DetectorModel | None:
         target.unlink(missing_ok=True)
         return None
     model.save()
+    job.refresh_from_db()
+    announce(job, WebhookEvent.TRAINING_COMPLETED, model)
     return model
+
+
+def announce(job: TrainingJob, event: str, model: DetectorModel | None = None) -> None:
+    """The team's webhooks hear that training ended (relayweb/webhooks.py)."""
+    data = {
+        "training_job_id": str(job.pk), "dataset_id": str(job.dataset_id), "status": job.status,
+        "model_id": str(model.pk) if model else None, "error_message": job.error_message,
+    }  # fmt: skip
+    webhooks.emit(job.team_id, event, f"{event}:{job.pk}", data)
 
 
 def default_model_name(job: TrainingJob) -> str:

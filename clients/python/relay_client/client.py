@@ -43,6 +43,7 @@ class Relay:
         self.training_jobs = TrainingJobs(self.http)
         self.models = Models(self.http)
         self.inference = Inference(self.http)
+        self.webhooks = Webhooks(self.http)
 
     def health(self) -> dict[str, Any]:
         return cast(dict[str, Any], self.http.request("GET", "health", authenticated=False))
@@ -101,17 +102,12 @@ class Audio(Group):
         """Upload one file through a signed URL (straight to the bucket with S3 storage), then confirm
         it; the file is then processed by the ingest workers (see `wait_ready`)."""
         file = Path(path)
-        body: dict[str, Any] = {
+        body = {
             "filename": file.name,
             "content_type": content_type_of(file),
             "file_size": file.stat().st_size,
         }
-        if expected_text is not None:
-            body["expected_text"] = expected_text
-        base = f"datasets/{dataset_id}/audio"
-        ticket = self.http.request("POST", f"{base}/upload-url", json=body)
-        post_to_signed_url(self.http, ticket["upload_url"], ticket["fields"], file, progress)
-        self.http.request("POST", f"{base}/confirm", json={"audio_id": ticket["audio_id"]}, idempotent=True)
+        ticket = signed_upload(self.http, f"datasets/{dataset_id}/audio", body, expected_text, file, progress)
         return self.get(dataset_id, ticket["audio_id"])
 
     def upload_many(
@@ -134,6 +130,11 @@ class Audio(Group):
             what=f"audio {audio_id}",
         )
         return cast(t.AudioFile, audio)
+
+    def peaks(self, dataset_id: str, audio_id: str) -> dict[str, Any]:
+        """The precomputed waveform peaks the dashboard draws."""
+        path = f"datasets/{dataset_id}/audio/{audio_id}/peaks"
+        return cast(dict[str, Any], self.http.request("GET", path))
 
     def content(self, dataset_id: str, audio_id: str, destination: str | os.PathLike[str]) -> Path:
         """The original bytes, streamed to `destination`."""
@@ -309,20 +310,15 @@ class Inference(Group):
     ) -> t.InferenceFile:
         """One file through a signed URL, then confirmed: it is queued for the inference workers."""
         file = Path(path)
-        body: dict[str, Any] = {
+        body = {
             "filename": file.name,
             "file_size_bytes": file.stat().st_size,
             "content_type": content_type_of(file),
         }
-        if expected_text is not None:
-            body["expected_text"] = expected_text
-        base = f"inference-jobs/{job_id}/files"
-        ticket = self.http.request("POST", f"{base}/upload-url", json=body)
-        post_to_signed_url(self.http, ticket["upload_url"], ticket["upload_fields"], file, progress)
-        answer = self.http.request(
-            "POST", f"{base}/confirm", json={"file_id": ticket["file_id"]}, idempotent=True
+        ticket = signed_upload(
+            self.http, f"inference-jobs/{job_id}/files", body, expected_text, file, progress
         )
-        return cast(t.InferenceFile, answer)
+        return cast(t.InferenceFile, ticket["confirmed"])
 
     def upload_many(
         self,
@@ -374,6 +370,55 @@ class Inference(Group):
         """Send a file and its detections to its model's dataset as a draft set to review."""
         path = f"inference-jobs/{job_id}/files/{file_id}/review"
         return cast(dict[str, Any], self.http.request("POST", path, json=settings))
+
+
+class Webhooks(Group):
+    """The team's webhooks (docs/webhooks.md); the admin role."""
+
+    def list(self) -> Iterator[dict[str, Any]]:
+        return self.http.pages("webhooks")
+
+    def create(self, url: str, events: Sequence[str], description: str = "") -> dict[str, Any]:
+        """The answer carries `secret`, shown this once: keep it to verify `Relay-Signature`."""
+        body = {"url": url, "events": list(events), "description": description}
+        return cast(dict[str, Any], self.http.request("POST", "webhooks", json=body))
+
+    def get(self, webhook_id: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self.http.request("GET", f"webhooks/{webhook_id}"))
+
+    def update(self, webhook_id: str, **changes: Any) -> dict[str, Any]:
+        return cast(dict[str, Any], self.http.request("PATCH", f"webhooks/{webhook_id}", json=changes))
+
+    def delete(self, webhook_id: str) -> None:
+        self.http.request("DELETE", f"webhooks/{webhook_id}")
+
+    def deliveries(self, webhook_id: str) -> Iterator[dict[str, Any]]:
+        return self.http.pages(f"webhooks/{webhook_id}/deliveries")
+
+    def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+        path = f"webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"
+        return cast(dict[str, Any], self.http.request("POST", path, idempotent=True))
+
+
+def signed_upload(
+    http: Transport,
+    base: str,
+    body: dict[str, Any],
+    expected_text: str | None,
+    file: Path,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """Both upload flows of the contract: upload-url → the file to the signed URL → confirm. The
+    ticket, with the confirm's answer as `confirmed`. (A dataset's ticket names `fields` and
+    `audio_id`, an inference job's `upload_fields` and `file_id`.)"""
+    if expected_text is not None:
+        body = {**body, "expected_text": expected_text}
+    ticket = dict(http.request("POST", f"{base}/upload-url", json=body))
+    fields: dict[str, str] = ticket.get("fields") or ticket.get("upload_fields") or {}
+    post_to_signed_url(http, ticket["upload_url"], fields, file, progress)
+    key = "audio_id" if "audio_id" in ticket else "file_id"
+    ticket["confirmed"] = http.request("POST", f"{base}/confirm", json={key: ticket[key]}, idempotent=True)
+    return ticket
 
 
 def post_to_signed_url(
