@@ -131,7 +131,7 @@ class InferenceJobListView(GenericAPIView):
             model = visible_models(caller.team).filter(pk=body["model_id"]).first()
             if model is None:
                 raise Http404("Model not found")
-        job = services.create_job(caller.team, model, config, caller.user)
+        job = services.create_job(caller.team, model, config, caller.user, caller.api_key)
         return Response(job_data(get_job(request, job.id)), status=status.HTTP_201_CREATED)
 
 

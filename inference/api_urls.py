@@ -1,6 +1,6 @@
 """API routes for inference jobs (Relay's paths, no trailing slash; one is tolerated)."""
 
-from inference import api, classification_api
+from inference import api, classification_api, results_api
 from relayweb.routes import UUID, route
 
 J = rf"inference-jobs/(?P<job_id>{UUID})"
@@ -14,6 +14,8 @@ routes = [
     route(J, api.InferenceJobDetailView, "inference-job-detail"),
     route(rf"{J}/cancel", api.InferenceJobCancelView, "inference-job-cancel"),
     route(rf"{J}/export", api.InferenceExportView, "inference-export"),
+    route(rf"{J}/results", results_api.JobResultsView, "inference-results"),
+    route(rf"{J}/results/(?P<input_name>[^/]+)", results_api.InputResultView, "inference-input-result"),
     route(rf"{J}/files", api.FileListView, "inference-file-list"),
     route(rf"{J}/files/upload-url", api.FileUploadUrlView, "inference-upload-url"),
     route(rf"{J}/files/confirm", api.FileConfirmView, "inference-confirm"),

@@ -50,6 +50,7 @@ class InferenceJob(models.Model):
     device = models.CharField(max_length=64, blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    submitted_by_key = models.CharField(max_length=20, blank=True, default="")  # the key's display prefix
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -92,6 +93,8 @@ class InferenceFile(models.Model):
     # heuristic's {classification, confidence, score, heuristic} and every heuristic's in `verdicts`.
     verdict = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # its latest claim by a worker
+    worker = models.CharField(max_length=100, blank=True, default="")  # that worker's host
     processed_at = models.DateTimeField(null=True, blank=True)
     # The job lifecycle (relayweb.jobs): claims so far, and the running worker's last sign of life.
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -9,6 +9,7 @@ already produced.
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 from django.conf import settings
@@ -46,9 +47,11 @@ def original_key(f: InferenceFile) -> str:
     return f"inference/{f.job_id}/{f.id}/original"
 
 
-def create_job(team, model: DetectorModel | None, config: dict, user=None) -> InferenceJob:
-    """A job; `model` is None when the job only hears speech (no "artifacts" analysis)."""
+def create_job(team, model: DetectorModel | None, config: dict, user=None, key=None) -> InferenceJob:
+    """A job; `model` is None when the job only hears speech (no "artifacts" analysis); `key` the
+    API key that asked (its display prefix is kept, never the secret)."""
     return InferenceJob.objects.create(
+        submitted_by_key=key.prefix if key is not None else "",
         team=team,
         model_id=model.id if model else None,
         model_name=model.name if model else "",
@@ -169,7 +172,10 @@ INFERENCE = jobs.register(
 def claim_queued(job_id, limit: int = 64) -> list[InferenceFile]:
     """Move up to `limit` queued files to processing and return them (each claimed exactly once;
     a file's `attempts` is its claim, which its result must still hold to be saved)."""
-    claims = jobs.claim_many(INFERENCE, {"job_id": job_id}, limit)
+    # When and where each started: seed 003's per-input engine and timing (inference/job_results.py).
+    claims = jobs.claim_many(
+        INFERENCE, {"job_id": job_id}, limit, started_at=timezone.now(), worker=socket.gethostname()[:100]
+    )
     return list(InferenceFile.objects.filter(pk__in=claims).order_by("created_at", "id"))
 
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from datasets import storage
 from datasets.tasks import decode_limits
 from inference import services
-from inference.models import FileStatus, InferenceFile, InferenceJob
+from inference.models import VERDICT, FileStatus, InferenceFile, InferenceJob
 from relayml.infer import InferenceCancelled, analyse_files
 from relayml.model import Detector
 from relayml.speech import DEFAULT_MODEL, Recogniser
@@ -94,7 +94,7 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
             continue
         f = by_id[result.key]
         verdict = None
-        if services.VERDICT in services.analyses(job):
+        if VERDICT in services.analyses(job):
             try:
                 verdict = judge(f, result.transcript)
             except Exception as exc:  # a file too short to judge keeps its other results

@@ -10,7 +10,7 @@ from rest_framework.exceptions import APIException
 
 from datasets.models import ArtifactType, Dataset, SetStatus
 from inference import services
-from inference.models import ARTIFACTS, POSTPROCESS_KEYS, TRANSCRIPT, FileStatus, InferenceJob
+from inference.models import ARTIFACTS, POSTPROCESS_KEYS, TRANSCRIPT, VERDICT, FileStatus, InferenceJob
 from inference.serializers import InferenceConfigSerializer
 from relayml.script_check import HALLUCINATION, MISPRONUNCIATION, OMISSION
 from relayweb import queues
@@ -84,10 +84,17 @@ def type_colors(job: InferenceJob, heard: bool) -> dict[str, str]:
 def job_detail(request, job_id):
     job = team_job(request, job_id)
     heard = hears_speech(job)  # one query, shared by the colours and the page
+    judged = VERDICT in services.analyses(job)
     context = {
         "job": job,
-        "config": {"jobId": str(job.id), "colors": type_colors(job, heard), "heard": heard},
+        "config": {
+            "jobId": str(job.id),
+            "colors": type_colors(job, heard),
+            "heard": heard,
+            "judged": judged,
+        },
         "heard": heard,
+        "judged": judged,
         "can_run": role_at_least(request.membership.role, Role.ANNOTATOR),
         "max_upload_mb": settings.RELAY_MAX_UPLOAD_BYTES // (1024 * 1024),
         "waiting": waiting_note(job),

@@ -99,11 +99,11 @@ def claim(kind: Kind, pk, **fields) -> int | None:
     return kind.rows.filter(pk=pk).values_list("attempts", flat=True).first()
 
 
-def claim_many(kind: Kind, filters: dict, limit: int) -> dict:
-    """Claim up to `limit` queued rows matching `filters`; returns {pk: claim}."""
+def claim_many(kind: Kind, filters: dict, limit: int, **fields) -> dict:
+    """Claim up to `limit` queued rows matching `filters` (setting `fields` too); returns {pk: claim}."""
     with transaction.atomic():
         ids = list(claimable(kind).select_for_update().filter(**filters).values_list("pk", flat=True)[:limit])
-        kind.rows.filter(pk__in=ids).update(**claimed(kind))
+        kind.rows.filter(pk__in=ids).update(**claimed(kind), **fields)
     return dict(kind.rows.filter(pk__in=ids).values_list("pk", "attempts"))
 
 

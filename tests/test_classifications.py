@@ -50,8 +50,11 @@ def upload(api, name: str, data: bytes, **fields):
 
 
 @pytest.mark.worker
-def test_a_human_prompt_and_a_tts_render_get_their_verdicts_in_seed_004s_shape(inference_worker, api, team):
-    hook, _ = webhooks.subscribe(team, "https://hooks.example.com/relay", ["classification.done"])
+def test_a_human_prompt_and_a_tts_render_get_their_verdicts_in_seed_004s_shape(
+    inference_worker, api, team, settings
+):
+    settings.RELAY_WEBHOOK_ALLOW_PRIVATE = True  # a receiver on this machine (nothing listens: rows only)
+    hook, _ = webhooks.subscribe(team, "http://127.0.0.1:9/relay", ["classification.done"])
     human = upload(api, "agent.wav", HUMAN_PROMPT.read_bytes(), ref_id="call-17")
     tts = upload(api, "pharmacy.wav", synthetic_wav())
     assert human.status_code == tts.status_code == 201, human.json()
@@ -89,12 +92,18 @@ def test_a_human_prompt_and_a_tts_render_get_their_verdicts_in_seed_004s_shape(i
 
 
 @pytest.mark.worker
-def test_a_file_that_is_not_audio_errors_with_a_reason(inference_worker, api):
-    created = upload(api, "notes.wav", b"these are meeting notes, not audio" * 10)
-    assert created.status_code == 201
-    identifier = created.json()["identifier"]
-    doc = wait_for(lambda: (d := api.get(f"{API}/{identifier}").json())["status"] != "new" and d, timeout=60)
+def test_a_file_that_is_not_audio_errors_with_a_reason_through_the_client(
+    inference_worker, live_server, team, tmp_path
+):
+    from relay_client import Relay
+
+    (tmp_path / "notes.wav").write_bytes(b"these are meeting notes, not audio" * 10)
+    relay = Relay(live_server.url, factories.make_key(team))
+    created = relay.classifications.create(tmp_path / "notes.wav", ref_id="minutes")
+    assert created["status"] == "new" and created["ref_id"] == "minutes"
+    doc = relay.classifications.wait(created["identifier"], timeout=60)
     assert doc["status"] == "errored" and doc["errors"] and doc["verdict"] is None
+    assert relay.classifications.many([created["identifier"]])[0]["hash"] == created["hash"]
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from inference.models import InferenceFile, InferenceJob
 from inference.serializers import MAX_EMBEDDED_FILES
 from relayml import synth
-from relayweb.models import Role
+from relayweb.models import ApiKey, Role
 from tests.conftest import wait_for
 from tests.training_data import trained_model, wav_of
 
@@ -128,6 +128,24 @@ def test_files_are_processed_by_the_worker_and_a_corrupt_one_fails_alone(api, mo
     archive = zipfile.ZipFile(io.BytesIO(api.get(f"{url}/export", {"format": "audacity"}).content))
     assert sorted(archive.namelist()) == ["junk.wav.txt", "one.wav.txt", "two.wav.txt"]
 
+    results = api.get(f"{url}/results").json()
+    assert (results["total"], results["completed"], results["failed"], results["finished"]) == (3, 2, 1, True)
+    assert sorted(results["results"]) == ["one.wav", "two.wav"] and list(results["failures"]) == ["junk.wav"]
+    one = results["results"]["one.wav"]
+    assert one["status"] == "SUCCESSFUL" and one["detections"] == good["detections"]
+    assert (
+        one["engine"]["device"] == "cpu"
+        and one["engine"]["host"]
+        and one["engine"]["model"]["id"] == job["model_id"]
+    )
+    assert one["elapsedTime"] >= 0 and one["startTime"] <= one["endTime"] <= one["updateTime"]
+    assert results["failures"]["junk.wav"]["status"] == "FAILED" and results["failures"]["junk.wav"]["error"]
+    assert ApiKey.objects.filter(
+        team__inference_jobs__id=job["id"], prefix=results["submittedByKey"]
+    ).exists()
+    assert api.get(f"{url}/results/one.wav").json()["one.wav"]["fileId"] == good["id"]
+    assert api.get(f"{url}/results/nothing.wav").status_code == 404
+
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
@@ -155,6 +173,11 @@ def test_upload_url_then_confirm_then_partial_results(api, model, gpu_worker, li
         "later.wav": "pending",
     }
     assert job["status"] == "completed"
+    # Seed 003's view: by input name, the file still uploading listed as fetching, not finished.
+    results = api.get(f"{url}/results").json()
+    assert results["results"]["later.wav"]["status"] == "FETCHING_DATA"
+    assert results["results"]["take.wav"]["status"] == "SUCCESSFUL" and results["completed"] == 1
+    assert results["finished"] is True and results["total"] == 2
 
 
 def test_confirming_before_uploading_and_oversized_files_are_refused(api, model, settings):
@@ -326,3 +349,10 @@ def test_inference_never_waits_behind_a_training_run(api, model, gpu_worker, tmp
     done = wait_for(lambda: (j := api.get(url).json())["status"] == "completed" and j, timeout=120)
     assert done["files"][0]["status"] == "completed"
     assert get_broker("training").lock_size() == 1  # the training worker still holds its task
+
+
+def test_input_names_are_the_file_names_made_unique_in_upload_order():
+    from inference.job_results import input_names
+
+    files = [InferenceFile(original_filename=n) for n in ("take.wav", "b.wav", "take.wav", "take.wav")]
+    assert input_names(files) == ["take.wav", "b.wav", "take.wav (2)", "take.wav (3)"]

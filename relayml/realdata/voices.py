@@ -158,7 +158,9 @@ def build(folder: Path, seed: int = 0) -> list[Item]:
     humans = human_items()
     synthetic = synthetic_items(humans, seed)
     for h in humans:
-        sf.write(folder / f"{h.key}.wav", trimmed(to_rate(load_source(h), source_rate(h))), RATE, subtype="PCM_16")
+        sf.write(
+            folder / f"{h.key}.wav", trimmed(to_rate(load_source(h), source_rate(h))), RATE, subtype="PCM_16"
+        )
     by_voice: dict[str, list[Item]] = {}
     for s in synthetic:
         by_voice.setdefault(s.source, []).append(s)

@@ -110,6 +110,11 @@ function render(job) {
       row.append(cell(t?.language || "—"), cell(t?.wer == null ? "—" : `${(100 * t.wer).toFixed(1)}%`));
       row.lastChild.dataset.wer = t?.wer ?? "";
     }
+    if (config.judged) {
+      const v = f.verdict;
+      row.append(cell(v?.classification ? `${v.classification} (${v.confidence})` : (v?.error ? "—" : "")));
+      row.lastChild.classList.add("verdict");
+    }
     body.append(row);
   }
 }

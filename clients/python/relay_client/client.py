@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from relay_client import types as t
 from relay_client.http import Transport
@@ -44,6 +45,7 @@ class Relay:
         self.models = Models(self.http)
         self.inference = Inference(self.http)
         self.webhooks = Webhooks(self.http)
+        self.classifications = Classifications(self.http)
 
     def health(self) -> dict[str, Any]:
         return cast(dict[str, Any], self.http.request("GET", "health", authenticated=False))
@@ -354,6 +356,14 @@ class Inference(Group):
         )
         return cast(t.InferenceJob, job)
 
+    def job_results(self, job_id: str) -> dict[str, Any]:
+        """Seed 003's view: every input by name with status, engine and timing (partial while running)."""
+        return cast(dict[str, Any], self.http.request("GET", f"inference-jobs/{job_id}/results"))
+
+    def input_result(self, job_id: str, input_name: str) -> dict[str, Any]:
+        path = f"inference-jobs/{job_id}/results/{quote(input_name, safe='')}"
+        return cast(dict[str, Any], self.http.request("GET", path))
+
     def results(self, job_id: str, file_id: str) -> dict[str, Any]:
         """Seed 001's per-utterance view of one file (asr, language, diarization)."""
         path = f"inference-jobs/{job_id}/files/{file_id}/results"
@@ -370,6 +380,45 @@ class Inference(Group):
         """Send a file and its detections to its model's dataset as a draft set to review."""
         path = f"inference-jobs/{job_id}/files/{file_id}/review"
         return cast(dict[str, Any], self.http.request("POST", path, json=settings))
+
+
+class Classifications(Group):
+    """Synthetic or human, one file at a time (seed 004's shape)."""
+
+    def create(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str = "",
+        ref_id: str = "",
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        form = MultipartBody([("name", name), ("ref_id", ref_id)], [FilePart("file", Path(path))], progress)
+        answer = self.http.request(
+            "POST", "classifications", data=form, headers={"Content-Type": form.content_type}
+        )
+        return cast(dict[str, Any], answer)
+
+    def get(self, identifier: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self.http.request("GET", f"classifications/{identifier}"))
+
+    def many(self, identifiers: Sequence[str]) -> builtins.list[dict[str, Any]]:
+        """Up to 100 at once, in the order asked (unknown identifiers are left out)."""
+        answer = self.http.request("GET", "classifications", params={"identifiers[]": list(identifiers)})
+        return cast(builtins.list[dict[str, Any]], answer)
+
+    def override(self, identifier: str, classification: str | None, reason: str) -> dict[str, Any]:
+        """`classification` human / artificial, or None to lift an override; kept as history."""
+        body = {"force_classification": classification, "reason": reason}
+        return cast(dict[str, Any], self.http.request("PATCH", f"classifications/{identifier}", json=body))
+
+    def wait(self, identifier: str, timeout: float | None = 600) -> dict[str, Any]:
+        return wait_until(
+            lambda: self.get(identifier),
+            lambda c: c["status"] != "new",
+            timeout=timeout,
+            what=f"classification {identifier}",
+        )
 
 
 class Webhooks(Group):
