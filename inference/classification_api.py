@@ -105,7 +105,7 @@ class ClassificationListView(GenericAPIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("identifiers[]", OpenApiTypes.UUID, many=True, required=True)],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: {"type": "array", "items": {"type": "object"}}},
     )
     def get(self, request):
         """Up to 100 classifications by identifier, in the order asked (unknown ones left out)."""

@@ -8,7 +8,6 @@ kept as history, and the model's verdict stays beside the override.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from django.conf import settings
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from datasets import storage
 from inference.models import Classification, ClassificationState
+from relayml.ingest import sha256_of
 from relayweb import jobs, webhooks
 from relayweb.errors import Unprocessable
 from relayweb.models import WebhookEvent
@@ -37,7 +37,7 @@ def create(team, uploaded, name: str = "", ref_id: str = "", user=None) -> Class
     target = folder(c) / "original"
     c.size_bytes = storage.save_upload(uploaded, target)
     c.original_path = str(target.relative_to(settings.MEDIA_ROOT))
-    c.sha256 = sha256_file(target)
+    c.sha256 = sha256_of(str(target))
     try:
         with transaction.atomic():
             c.save()
@@ -46,14 +46,6 @@ def create(team, uploaded, name: str = "", ref_id: str = "", user=None) -> Class
         storage.remove_tree(folder(c))
         raise
     return c
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def enqueue(pk) -> None:

@@ -148,7 +148,9 @@ def first_files(job_ids: list, limit: int) -> dict:
     tests/test_inference_api.py checks the shape against the serializer's.
     """
     files = InferenceFile.objects.annotate(
-        detections_json=Cast("detections", TextField()), transcript_json=Cast("transcript", TextField())
+        detections_json=Cast("detections", TextField()),
+        transcript_json=Cast("transcript", TextField()),
+        verdict_json=Cast("verdict", TextField()),
     )
     if len(job_ids) == 1:  # a job's detail: no window needed (it costs a sort of all the job's files)
         rows = files.filter(job_id=job_ids[0]).order_by("created_at", "id")[: limit + 1]
@@ -175,7 +177,7 @@ def first_files(job_ids: list, limit: int) -> dict:
 FILE_COLUMNS = (
     "id", "job_id", "original_filename", "s3_key", "content_type", "size_bytes", "duration_ms",
     "status", "error_message", "detections_json", "detection_count", "created_at", "processed_at",
-    "expected_text", "transcript_json",
+    "expected_text", "transcript_json", "verdict_json",
 )  # fmt: skip
 
 
@@ -183,13 +185,14 @@ def file_dict(row: tuple) -> dict:
     fid, job_id, name, key, content_type, size, duration, status, error, detections, count, created, done = (
         row[:13]
     )
-    script, transcript = row[13:15]
+    script, transcript, verdict = row[13:16]
     return {
         "id": str(fid), "inference_job_id": str(job_id), "original_filename": name, "s3_key": key,
         "content_type": content_type, "size_bytes": size, "duration_ms": duration, "status": status,
         "error_message": error, "detections": orjson.Fragment(detections), "detection_count": count,
         "created_at": timestamp(created), "processed_at": None if done is None else timestamp(done),
         "expected_text": script, "transcript": None if transcript is None else orjson.Fragment(transcript),
+        "verdict": None if verdict is None else orjson.Fragment(verdict),
     }  # fmt: skip
 
 

@@ -77,6 +77,8 @@ def test_the_built_in_model_loads_only_when_its_weights_match_the_card(tmp_path)
     assert card["held_out"]["engine_out"]["mean_eer"] <= 0.1  # the figures it shipped with
     assert isinstance(load_builtin(BUILTIN), VerdictModel)
     shutil.copy(BUILTIN / f"{NAME}.json", tmp_path)
-    (tmp_path / f"{NAME}.pt").write_bytes((BUILTIN / f"{NAME}.pt").read_bytes()[:-1] + b"\0")
+    weights = bytearray((BUILTIN / f"{NAME}.pt").read_bytes())
+    weights[len(weights) // 2] ^= 0xFF  # one byte of the weights changed
+    (tmp_path / f"{NAME}.pt").write_bytes(bytes(weights))
     with pytest.raises(ValueError, match="sha256"):
         load_builtin(tmp_path)

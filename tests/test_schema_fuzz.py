@@ -32,8 +32,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from datasets import annotations as set_service
+from inference import classifications
 from inference import services as inference_services
 from inference import tasks as inference_tasks
+from relayweb import webhooks
 from relayweb.models import Role
 from tests import factories
 from tests.training_data import trained_model
@@ -63,6 +65,10 @@ def seeded(team, settings, media_root) -> dict[str, str]:
     upload = SimpleUploadedFile("take.wav", factories.wav_bytes(seed=3), "audio/wav")
     processed = inference_services.upload_and_queue(job, upload)
     inference_tasks.run_job(str(job.id))
+    settings.RELAY_WEBHOOK_ALLOW_PRIVATE = True  # no DNS here: a receiver on this machine
+    hook, _ = webhooks.subscribe(team, "http://127.0.0.1:9/hook", ["audio.ready"])
+    webhooks.emit(team.pk, "audio.ready", "audio.ready:fuzz", {"audio_id": str(audio.id)})
+    verdict = classifications.create(team, SimpleUploadedFile("voice.wav", factories.wav_bytes(seed=4)))
     return {
         "dataset_id": str(dataset.id),
         "audio_id": str(audio.id),
@@ -72,6 +78,10 @@ def seeded(team, settings, media_root) -> dict[str, str]:
         "training_job_id": str(model.training_job_id),
         "inference_job_id": str(job.id),
         "file_id": str(processed.id),
+        "webhook_id": str(hook.id),
+        "delivery_id": str(hook.deliveries.get().id),
+        "identifier": str(verdict.id),
+        "input_name": "take.wav",
     }
 
 

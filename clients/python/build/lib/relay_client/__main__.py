@@ -1,0 +1,5 @@
+"""`python -m relay_client` is the `relay` command."""
+
+from relay_client.cli import main
+
+main()
