@@ -19,6 +19,7 @@ import soundfile as sf
 from datasets.models import AudioFile
 from relayml import synth
 from tests import factories
+from tests.test_process_lifecycle import stack  # noqa: F401  (the `make run` stack fixture)
 from tests.training_data import wav_of
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -147,3 +148,28 @@ def test_the_servers_refusal_is_one_line_and_exit_status_2(live_server, team, tm
         and result.stderr.startswith("relay: 401 GET")
         and "Traceback" not in result.stderr
     )
+
+
+def test_relay_check_gates_a_release_against_the_make_run_stack(stack, team, tmp_path):  # noqa: F811
+    """The same gate against what `make run` starts (scripts/serve.py: gunicorn and the ingest,
+    training and inference clusters), not the test server."""
+    from training import builtin
+
+    builtin.install()
+    sf.write(tmp_path / "clean.wav", speech(CLEAN, 0.3, AFTER), 16000)
+    sf.write(tmp_path / "paused.wav", speech(CLEAN, 2.5, AFTER), 16000)
+    env = {**os.environ, "RELAY_BASE_URL": stack.base_url, "RELAY_API_KEY": factories.make_key(team)}
+    args = [
+        "check",
+        str(tmp_path),
+        "--model",
+        "relay-base-detector-v2",
+        "--fail-on",
+        "long_pause>=0.5",
+        "--json",
+    ]
+    result = subprocess.run([str(RELAY), *args], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = {Path(f["file"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert report["clean.wav"]["passed"] is True and report["paused.wav"]["passed"] is False
+    assert report["paused.wav"]["detections"][0]["artifact_type"] == "long_pause"
