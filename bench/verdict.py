@@ -33,7 +33,7 @@ from relayml.verdict_train import VerdictTrainConfig  # noqa: E402
 
 def spectral_stats(audio: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        power = verdict._mel(torch.from_numpy(audio)) + 1e-9
+        power = verdict.MEL(torch.from_numpy(audio)) + 1e-9
     log_mel = torch.log(power)
     flatness = torch.exp(log_mel.mean(0)) / power.mean(0)
     parts = [log_mel.mean(1), log_mel.std(1), flatness.mean()[None], flatness.std()[None]]

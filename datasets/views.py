@@ -15,9 +15,8 @@ from datasets import annotations as set_service
 from datasets import services, transfer
 from datasets.models import AnnotationSet, Dataset, ProcessingStatus
 from datasets.serializers import DatasetWriteSerializer, valid_uuid_strings
-from relayweb.errors import flatten
 from relayweb.models import Role, role_at_least
-from relayweb.views import team_object, team_required
+from relayweb.views import flash_api_error, team_object, team_required
 from training.builtin import visible_models
 
 
@@ -100,16 +99,6 @@ def upload_audio(request, dataset_id):
     except APIException as exc:
         messages.error(request, str(exc.detail))
     return redirect("datasets:detail", dataset_id=dataset.id)
-
-
-def flash_api_error(request, exc: APIException, prefix: str = "") -> None:
-    """An API error (409, 422 …) shown on the page in words, validation errors as the API lists them."""
-    if isinstance(exc, ValidationError):
-        items = flatten(exc.detail, exc.get_codes(), [])[:5]
-        text = "; ".join(f"{' › '.join(map(str, item['loc']))}: {item['msg']}" for item in items)
-    else:
-        text = str(exc.detail)
-    messages.error(request, prefix + text)
 
 
 @require_POST

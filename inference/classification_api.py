@@ -87,7 +87,9 @@ def who_is(request) -> str:
     if caller.user is not None:
         return caller.user.get_username()
     key = caller.api_key
-    return f"key {key.name or ''} {key.prefix}…".replace("  ", " ") if key else "unknown"
+    if key is None:
+        return "unknown"
+    return f"key {key.name} {key.prefix}…" if key.name else f"key {key.prefix}…"
 
 
 class CreateSerializer(serializers.Serializer):

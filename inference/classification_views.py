@@ -11,7 +11,7 @@ from inference import classifications
 from inference.models import Classification
 from relayml.verdict_heuristics import HEURISTICS
 from relayweb.models import Role, role_at_least
-from relayweb.views import team_required
+from relayweb.views import flash_api_error, team_required
 
 
 @team_required()
@@ -39,9 +39,7 @@ def classification_detail(request, identifier):
             classifications.override(c, chosen, request.POST.get("reason", ""), request.user.get_username())
             messages.success(request, "Override saved." if chosen else "Override lifted.")
         except APIException as exc:
-            messages.error(
-                request, f"Not saved: {exc.items[0]['msg'] if hasattr(exc, 'items') else exc.detail}"
-            )
+            flash_api_error(request, exc, "Not saved: ")
         return redirect("inference:classification", identifier=c.pk)
     verdicts = c.result.get("verdicts") or {}
     duration = max((k["end"] for k in c.result.get("clips", [])), default=0) or 1

@@ -31,7 +31,7 @@ HOP_S = 2.0
 MIN_CLIP_S = 0.3
 FORMAT = "relay-verdict"
 
-_mel = torchaudio.transforms.MelSpectrogram(
+MEL = torchaudio.transforms.MelSpectrogram(
     sample_rate=RATE, n_fft=256, hop_length=HOP, n_mels=N_MELS, f_min=50.0, f_max=3800.0
 )
 
@@ -39,7 +39,7 @@ _mel = torchaudio.transforms.MelSpectrogram(
 def features(audio: np.ndarray) -> torch.Tensor:
     """(N_MELS, frames): log-mel with each band's mean over the clip removed."""
     with torch.no_grad():
-        mel = torch.log(_mel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))) + 1e-6)
+        mel = torch.log(MEL(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))) + 1e-6)
     return mel - mel.mean(dim=1, keepdim=True)
 
 

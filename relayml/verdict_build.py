@@ -41,30 +41,17 @@ def in_test_fifth(key: str) -> bool:
 
 
 def folds(items: list[voices.Item]) -> list[tuple[str, list[int], list[int]]]:
-    """(name, train indices, test indices) for each held-out engine and speaker."""
+    """(name, train indices, test indices) for each held-out engine and speaker: the held-out
+    group against a fixed fifth of the other class."""
     out = []
-    for engine in ENGINES:
-        held = f"engine:{engine}"
+    for held in [f"engine:{e}" for e in ENGINES] + [f"speaker:{s}" for s in SPEAKERS]:
+        other = voices.HUMAN if held.startswith("engine:") else voices.ARTIFICIAL
         test = [
-            i
-            for i, x in enumerate(items)
-            if x.group == held or (x.label == voices.HUMAN and in_test_fifth(x.key))
-        ]
-        out.append((held, *split(items, test)))
-    for speaker in SPEAKERS:
-        held = f"speaker:{speaker}"
-        test = [
-            i
-            for i, x in enumerate(items)
-            if x.group == held or (x.label == voices.ARTIFICIAL and in_test_fifth(x.key))
-        ]
-        out.append((held, *split(items, test)))
+            i for i, x in enumerate(items) if x.group == held or (x.label == other and in_test_fifth(x.key))
+        ]  # fmt: skip
+        chosen = set(test)
+        out.append((held, [i for i in range(len(items)) if i not in chosen], test))
     return out
-
-
-def split(items: list, test: list[int]) -> tuple[list[int], list[int]]:
-    chosen = set(test)
-    return [i for i in range(len(items)) if i not in chosen], test
 
 
 def label_of(item: voices.Item) -> int:

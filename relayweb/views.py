@@ -10,7 +10,9 @@ from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import APIException, ValidationError
 
+from relayweb.errors import flatten
 from relayweb.models import ApiKey, Role, role_at_least
 from relayweb.teams import SESSION_KEY
 
@@ -39,6 +41,16 @@ def team_required(role: str = Role.VIEWER):
 def team_object(model, request, pk):
     """One of the current team's objects, or a 404 (never another team's)."""
     return get_object_or_404(model, pk=pk, team=request.membership.team)
+
+
+def flash_api_error(request, exc: APIException, prefix: str = "") -> None:
+    """An API error (409, 422 …) shown on the page in words, validation errors as the API lists them."""
+    if isinstance(exc, ValidationError):
+        items = flatten(exc.detail, exc.get_codes(), [])[:5]
+        text = "; ".join(f"{' › '.join(map(str, item['loc']))}: {item['msg']}" for item in items)
+    else:
+        text = str(exc.detail)
+    messages.error(request, prefix + text)
 
 
 @require_POST

@@ -10,12 +10,7 @@ from rest_framework.exceptions import APIException
 
 from relayweb import webhooks as service
 from relayweb.models import Role, Webhook, WebhookDelivery, WebhookEvent
-from relayweb.views import team_object, team_required
-
-
-def problem(exc: APIException) -> str:
-    items = getattr(exc, "items", None)
-    return items[0]["msg"] if items else str(exc.detail)
+from relayweb.views import flash_api_error, team_object, team_required
 
 
 @team_required(Role.ADMIN)
@@ -31,7 +26,7 @@ def webhooks_page(request):
             )
             created = {"hook": hook, "secret": secret}
         except APIException as exc:
-            messages.error(request, f"Not saved: {problem(exc)}")
+            flash_api_error(request, exc, "Not saved: ")
     context = {
         "hooks": Webhook.objects.filter(team=team),
         "events": WebhookEvent.values,

@@ -49,11 +49,6 @@ ENGLISH_VOICES = (
     engines.Voice("piper", "en_US-joe-medium"),
 )
 HUMAN, ARTIFICIAL = "human", "artificial"
-APT_PACKAGES = [
-    *(f"asterisk-core-sounds-{lang}-wav" for lang in ("en", "es", "fr", "it", "ru")),
-    *(f"asterisk-core-sounds-{lang}" for lang in ("en", "es", "fr", "it", "ru")),
-    "pocketsphinx-testdata",
-]
 
 
 @dataclass(frozen=True)
@@ -67,15 +62,12 @@ class Item:
 
 
 def missing() -> list[str]:
-    """The Debian packages this corpus needs that are not installed."""
-    need = [p for p in APT_PACKAGES if p.endswith("-wav") and not any(
-        (SOUNDS / folder).is_dir() for folders in HUMAN_PROMPTS.values() for lang, folder in folders
-        if p == f"asterisk-core-sounds-{lang}-wav"
-    )]  # fmt: skip
-    need += [f"asterisk-core-sounds-{lang}" for lang in ("en", "es", "fr", "it", "ru")
-             if not Path(TRANSCRIPTS.format(lang=lang)).exists()]  # fmt: skip
-    need += [] if POCKETSPHINX.is_dir() else ["pocketsphinx-testdata"]
-    return need
+    """The Debian packages this corpus needs that are not installed (the Makefile installs them)."""
+    need = []
+    for lang, folder in (pair for folders in HUMAN_PROMPTS.values() for pair in folders):
+        need += [] if (SOUNDS / folder).is_dir() else [f"asterisk-core-sounds-{lang}-wav"]
+        need += [] if Path(TRANSCRIPTS.format(lang=lang)).exists() else [f"asterisk-core-sounds-{lang}"]
+    return need + ([] if POCKETSPHINX.is_dir() else ["pocketsphinx-testdata"])
 
 
 def prompts(lang: str) -> dict[str, str]:

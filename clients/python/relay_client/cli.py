@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from relay_client import Relay, __version__
-from relay_client.cli_common import Settings, bar, model_id, show, with_relay
+from relay_client.cli_common import Mover, Settings, bar, model_id, show, with_relay
 from relay_client.cli_jobs import check, infer
 from relay_client.files import audio_files, read_scripts, sha256_of
 
@@ -87,15 +87,8 @@ def upload(relay: Relay, dataset_id: str, paths: tuple[Path, ...], scripts: Path
     uploaded = []
     for f in new:
         with bar(f.name, f.stat().st_size) as progress:
-            last = [0]
-
-            def advance(sent: int, total: int, progress: Any = progress, last: list[int] = last) -> None:
-                progress.update(sent - last[0])
-                last[0] = sent
-
-            uploaded.append(
-                relay.audio.upload(dataset_id, f, expected_text=texts.get(f.name), progress=advance)
-            )
+            to = Mover(progress)
+            uploaded.append(relay.audio.upload(dataset_id, f, expected_text=texts.get(f.name), progress=to))
     failed = 0
     if wait:
         for a in uploaded:
@@ -191,14 +184,10 @@ def train(
     if not wait:
         return
     with bar("training", 100) as progress:
-        seen = [0]
-
-        def poll(j: dict[str, Any]) -> None:
-            now = int(100 * float(j.get("progress") or 0))
-            progress.update(now - seen[0])
-            seen[0] = now
-
-        job = relay.training_jobs.wait(job["id"], on_poll=poll)
+        to = Mover(progress)
+        job = relay.training_jobs.wait(
+            job["id"], on_poll=lambda j: to(int(100 * float(j.get("progress") or 0)))
+        )
     if job["status"] != "completed":
         raise click.ClickException(f"training {job['status']}: {job.get('error_message')}")
     click.echo(job["model_id"])

@@ -54,6 +54,18 @@ def bar(label: str, total: int) -> Any:
     return click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True)
 
 
+class Mover:
+    """Moves a click progress bar to a position (its own API only steps forward by deltas); also an
+    upload's `progress(sent, total)`. `base` is added to every position: one bar across files."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress, self.at, self.base = progress, 0, 0
+
+    def __call__(self, position: int, _total: int = 0) -> None:
+        self.progress.update(self.base + position - self.at)
+        self.at = self.base + position
+
+
 def model_id(relay: Relay, model: str) -> str:
     """A model's id from its id, its name, or its name as a slug (`relay-base-detector-v2` for
     "Relay base detector v2"); a name two models share must be given as an id."""

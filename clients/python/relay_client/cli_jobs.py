@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from relay_client import Relay
-from relay_client.cli_common import bar, model_id, with_relay
+from relay_client.cli_common import Mover, bar, model_id, with_relay
 from relay_client.files import audio_files, read_scripts, write_beside
 from relay_client.gate import judge, parse_rules
 
@@ -27,25 +27,16 @@ def run_job(
     click.echo(f"inference job {job['id']}", err=True)
     ids: dict[Path, str] = {}
     with bar("uploading", sum(f.stat().st_size for f in files)) as progress:
+        to = Mover(progress)
         for f in files:
-            last = [0]
-
-            def advance(sent: int, total: int, last: list[int] = last) -> None:
-                progress.update(sent - last[0])
-                last[0] = sent
-
-            ids[f] = relay.inference.upload(
-                job["id"], f, expected_text=scripts.get(f.name), progress=advance
-            )["id"]
+            ids[f] = relay.inference.upload(job["id"], f, expected_text=scripts.get(f.name), progress=to)[
+                "id"
+            ]
+            to.base += f.stat().st_size  # the bar spans every file
     with bar("processing", len(files)) as progress:
-        seen = [0]
-
-        def poll(j: dict[str, Any]) -> None:
-            done = int(j.get("processed_files", 0)) + int(j.get("failed_files", 0))
-            progress.update(done - seen[0])
-            seen[0] = done
-
-        job = relay.inference.wait(job["id"], on_poll=poll)
+        to = Mover(progress)
+        finished = ("processed_files", "failed_files")
+        job = relay.inference.wait(job["id"], on_poll=lambda j: to(sum(int(j.get(k, 0)) for k in finished)))
     answers = {f: dict(relay.inference.file(job["id"], file_id)) for f, file_id in ids.items()}
     return dict(job), answers
 
