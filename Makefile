@@ -5,8 +5,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# make test runs the suite on PostgreSQL and then on SQLite.
+# make test runs the suite on PostgreSQL, then on SQLite, then the tests that start workers, servers
+# and browsers again in production's shape: PostgreSQL, the Redis broker and every file in an
+# S3-compatible bucket (a moto server the suite starts itself, tests/moto.py).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relay
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # Everything make starts is the embedded single-machine stack: an unset SECRET_KEY is generated into
 # RELAY_DATA_DIR rather than refused (docs/configuration.md).
 RELAY_EMBEDDED ?= true
@@ -20,7 +23,7 @@ APT_PACKAGES := ffmpeg espeak-ng sox libsndfile1 chromium flite festival festvox
 	$(VOICE_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install system-deps static migrate lint format test-postgres test-sqlite bench demo clean
+.PHONY: run test install system-deps static migrate lint format test-postgres test-sqlite test-scaled bench demo clean
 
 run: install static migrate
 	$(PY) scripts/serve.py
@@ -67,14 +70,19 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: install static lint test-postgres test-sqlite
+test: install static lint test-postgres test-sqlite test-scaled
 
 test-postgres:
-	@$(PY) scripts/check_postgres.py "$(TEST_DATABASE_URL)"
+	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-sqlite:
 	RELAY_DATA_DIR=$(CURDIR)/var/test-sqlite $(PY) -m pytest $(PYTEST_ARGS)
+
+test-scaled:
+	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	DATABASE_URL="$(TEST_DATABASE_URL)" RELAY_BROKER_URL="$(TEST_REDIS_URL)" RELAY_TEST_S3=true \
+		$(PY) -m pytest -m worker $(PYTEST_ARGS)
 
 demo: install migrate
 	$(PY) manage.py relay_demo

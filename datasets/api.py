@@ -16,7 +16,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from datasets import services, storage
+from datasets import services
 from datasets.models import AudioFile, Dataset, ProcessingStatus
 from datasets.serializers import (
     AudioFileSerializer,
@@ -33,12 +33,13 @@ from datasets.serializers import (
 from datasets.uploads import too_large, uploaded_files
 from relayml import spectrogram
 from relayml.features import DEFAULT_FEATURES, PEAK_SAMPLES, SAMPLE_RATE, downsample_peaks
-from relayml.ingest import CANONICAL_NAME, load_features, load_peaks
+from relayml.ingest import CANONICAL_NAME, FEATURES_NAME, PEAKS_NAME
+from relayweb import storage
 from relayweb.auth import Public, caller_of
 from relayweb.errors import Conflict, Unprocessable
 from relayweb.models import Role
 from relayweb.pagination import query_choice, query_int
-from relayweb.ranges import ranged_file_response
+from relayweb.ranges import stored_file_response
 from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, paginated
 from relayweb.scripts import MULTIPART_WITH_SCRIPTS, ScriptSerializer, scripts_for
 
@@ -154,6 +155,16 @@ def upload_url_for(request, obj, prefix: str = "/api/v1/uploads/", salt: str = U
     return base + path if base else request.build_absolute_uri(path)
 
 
+def direct_upload(
+    request, obj, key: str, declared: int, prefix: str = "/api/v1/uploads/", salt: str = UPLOAD_SALT
+):
+    """Where a client POSTs the file's bytes, and the form fields to send with them: a presigned
+    POST straight to the bucket with S3 storage, else a signed URL on this server."""
+    if storage.is_s3():
+        return storage.presigned_post(key, min(declared, settings.RELAY_MAX_UPLOAD_BYTES))
+    return upload_url_for(request, obj, prefix, salt), {"key": key}
+
+
 class UploadUrlView(GenericAPIView):
     serializer_class = UploadUrlRequestSerializer
 
@@ -172,10 +183,11 @@ class UploadUrlView(GenericAPIView):
             data["expected_text"],
         )
         key = storage.original_relpath(audio)
+        url, fields = direct_upload(request, audio, key, data["file_size"])
         return Response(
             {
-                "upload_url": upload_url_for(request, audio),
-                "fields": {"key": key},
+                "upload_url": url,
+                "fields": fields,
                 "key": key,
                 "expires_in": settings.RELAY_UPLOAD_URL_EXPIRES,
                 "audio_id": str(audio.id),
@@ -249,7 +261,7 @@ class ConfirmView(GenericAPIView):
             if audio is None:
                 raise Http404("Audio file not found")
             if audio.uploaded_at is None:
-                raise Conflict("No file has been uploaded for this audio_id yet: POST it to upload_url first")
+                services.accept_direct_upload(audio)
             if audio.queued_at is not None:
                 message = "Already confirmed; processing was queued earlier"
             else:
@@ -288,16 +300,13 @@ class AudioContentView(GenericAPIView):
         audio = get_audio(get_dataset(request, dataset_id), audio_id)
         if not audio.original_path:
             raise Http404("Audio file has no content yet: it was never uploaded")
-        path = storage.absolute(audio.original_path)
-        if not path.exists():
-            raise Http404("Audio file content is missing from storage")
-        content_type = audio.content_type or "application/octet-stream"
+        key, content_type = audio.original_path, audio.content_type or "application/octet-stream"
         if query_choice(request, "variant", ["original", "canonical"]) == "canonical":
             # The 16 kHz mono WAV every file is normalised to: playable where the original is not.
-            path, content_type = storage.audio_dir(audio) / CANONICAL_NAME, "audio/wav"
-            if not path.exists():
+            key, content_type = storage.join(storage.audio_prefix(audio), CANONICAL_NAME), "audio/wav"
+            if audio.processing_status not in (ProcessingStatus.EMBEDDING, ProcessingStatus.READY):
                 raise Conflict(f"The canonical audio is not available: the file is {audio.processing_status}")
-        return ranged_file_response(request, path, content_type, audio.original_filename)
+        return stored_file_response(request, key, content_type, audio.original_filename)
 
 
 class AudioPeaksView(GenericAPIView):
@@ -310,7 +319,10 @@ class AudioPeaksView(GenericAPIView):
         audio = get_audio(get_dataset(request, dataset_id), audio_id)
         if audio.processing_status not in (ProcessingStatus.EMBEDDING, ProcessingStatus.READY):
             raise Conflict(f"Peaks are not available: the file is {audio.processing_status}")
-        return peaks_response(request, load_peaks(storage.audio_dir(audio)), audio.duration_ms)
+        peaks = storage.load_array(storage.join(storage.audio_prefix(audio), PEAKS_NAME))
+        if peaks is None:
+            raise Conflict("Peaks are missing from storage: upload the file again")
+        return peaks_response(request, peaks, audio.duration_ms)
 
 
 def peaks_response(request, peaks: np.ndarray, duration_ms: int | None) -> Response:
@@ -354,7 +366,10 @@ class AudioSpectrogramView(GenericAPIView):
         end_ms = query_int(request, "end_ms", audio.duration_ms, start_ms + 1, audio.duration_ms)
         columns = query_int(request, "columns", 1000, 1, MAX_SPECTROGRAM_COLUMNS)
         # The log-mel bands only: from feature version 2 waveform-detail numbers follow them.
-        features = load_features(storage.audio_dir(audio))[:, : DEFAULT_FEATURES.n_mels]
+        features = storage.load_array(storage.join(storage.audio_prefix(audio), FEATURES_NAME))
+        if features is None:
+            raise Conflict("Features are missing from storage: upload the file again")
+        features = features[:, : DEFAULT_FEATURES.n_mels]
         frame_ms = DEFAULT_FEATURES.frame_ms
         image = spectrogram.window(
             features,

@@ -68,7 +68,7 @@ class AudioFile(models.Model):
         max_length=16, choices=ProcessingStatus.choices, default=ProcessingStatus.PENDING
     )
     error_message = models.TextField(blank=True, default="")
-    # Relative to MEDIA_ROOT; empty until the bytes have arrived.
+    # A relayweb.storage key; empty until the bytes have arrived.
     original_path = models.CharField(max_length=500, blank=True, default="")
     uploaded_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)

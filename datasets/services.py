@@ -10,7 +10,7 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from datasets import storage, uploads
+from datasets import uploads
 from datasets.models import (
     Annotation,
     AnnotationSet,
@@ -20,7 +20,7 @@ from datasets.models import (
     ProcessingStatus,
     SetStatus,
 )
-from relayweb import jobs, webhooks
+from relayweb import jobs, storage, webhooks
 from relayweb.errors import Conflict
 from relayweb.models import WebhookEvent
 
@@ -109,11 +109,11 @@ def set_artifact_types(dataset: Dataset, wanted: list[dict]) -> None:
 
 
 def delete_dataset(dataset: Dataset) -> None:
-    folder = storage.dataset_dir(dataset.id)
+    prefix = storage.dataset_prefix(dataset.id)
     with transaction.atomic():
         Annotation.objects.filter(annotation_set__dataset=dataset).delete()
         dataset.delete()
-    transaction.on_commit(lambda: storage.remove_tree(folder))
+    transaction.on_commit(lambda: storage.delete_tree(prefix))
 
 
 def create_audio(
@@ -137,12 +137,24 @@ def set_expected_text(audio: AudioFile, text: str) -> AudioFile:
 
 
 def store_upload(audio: AudioFile, uploaded) -> None:
-    """Move a streamed upload into the audio file's folder (a rename on the same disk)."""
-    size = storage.save_upload(uploaded, storage.absolute(storage.original_relpath(audio)))
+    """Store a streamed upload as the audio file's original (a rename on the same disk locally)."""
+    record_upload(audio, storage.save_upload(uploaded, storage.original_relpath(audio)))
+
+
+def record_upload(audio: AudioFile, size: int) -> None:
+    """The original's bytes are stored (by us, or by the client straight into the bucket)."""
     audio.original_path = storage.original_relpath(audio)
     audio.size_bytes = size
     audio.uploaded_at = timezone.now()
     audio.save(update_fields=["original_path", "size_bytes", "uploaded_at", "updated_at"])
+
+
+def accept_direct_upload(audio: AudioFile) -> None:
+    """Confirming a presigned POST: the object must be in the bucket, of the size declared (S3
+    servers that ignore the policy's size range exist, so it is checked here); raises Conflict or
+    Unprocessable otherwise, and removes an object of the wrong size."""
+    key = storage.original_relpath(audio)
+    record_upload(audio, uploads.checked_direct_upload(key, audio.declared_size))
 
 
 def queue_ingest(audio: AudioFile) -> None:
@@ -187,9 +199,9 @@ def delete_audio(audio: AudioFile) -> None:
     if versions:
         listed = ", ".join(f"v{v}" for v in versions)
         raise Conflict(f"Audio file is part of published annotation set(s) {listed}, which never change")
-    folder = storage.audio_dir(audio)
+    prefix = storage.audio_prefix(audio)
     audio.delete()
-    transaction.on_commit(lambda: storage.remove_tree(folder))
+    transaction.on_commit(lambda: storage.delete_tree(prefix))
 
 
 # --- ingest bookkeeping, called by the django-q2 task (the lifecycle is relayweb.jobs) ---

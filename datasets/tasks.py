@@ -9,11 +9,11 @@ import logging
 
 from django.conf import settings
 
-from datasets import services, storage
+from datasets import services
 from datasets.models import AudioFile
 from relayml.decode import AudioDecodeError, Limits
-from relayml.ingest import process
-from relayweb import jobs
+from relayml.ingest import CANONICAL_NAME, PEAKS_NAME, process
+from relayweb import jobs, storage
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,19 @@ def ingest_audio(audio_id: str) -> str:
         # Another task has it or had it (a duplicate message, a requeue): it is processed once.
         return f"nothing to do: the file is {audio.processing_status}"
     try:
-        with jobs.heartbeat(services.INGEST, [audio_id]):
-            result = process(
-                storage.absolute(audio.original_path),
-                storage.audio_dir(audio),
-                on_normalized=lambda r: services.record_normalized(audio_id, attempt, r),
-                limits=decode_limits(),
-            )
+        with (
+            jobs.heartbeat(services.INGEST, [audio_id]),
+            storage.local_copy(audio.original_path) as original,
+            storage.output_dir(storage.audio_prefix(audio)) as out,
+        ):
+
+            def normalized(r) -> bool:
+                out.publish(CANONICAL_NAME, PEAKS_NAME)  # playable and drawable from here on
+                return services.record_normalized(audio_id, attempt, r)
+
+            result = process(original, out.path, on_normalized=normalized, limits=decode_limits())
+            if result is not None:
+                out.publish()  # the features
     except AudioDecodeError as exc:
         services.record_failure(audio_id, str(exc))
         return "failed"

@@ -9,7 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
-from relayweb.errors import PayloadTooLarge, Unprocessable
+from relayweb import storage
+from relayweb.errors import Conflict, PayloadTooLarge, Unprocessable
 
 
 def uploaded_files(request) -> list:
@@ -67,3 +68,20 @@ def remove_stale_temp_files() -> int:
         except FileNotFoundError:  # finished (renamed into place) while we looked
             pass
     return removed
+
+
+def checked_direct_upload(key: str, declared: int | None) -> int:
+    """The size of a file a client put straight into the bucket, once it is known to be there and of
+    the size it declared (at most RELAY_MAX_UPLOAD_BYTES); a wrong one is deleted."""
+    size = storage.size(key)
+    if size is None:
+        raise Conflict("No file has been uploaded yet: POST it to upload_url (with its fields) first")
+    if size == declared and size <= settings.RELAY_MAX_UPLOAD_BYTES:
+        return size
+    storage.delete(key)  # the URL stays valid: the right file may still be sent
+    limit = min(declared if declared is not None else size, settings.RELAY_MAX_UPLOAD_BYTES)
+    if size > limit:
+        raise too_large(limit)
+    raise Unprocessable(
+        ["body", "file"], f"file is {size} bytes but upload-url declared file_size={declared}"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpResponse
@@ -14,8 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from datasets import storage
-from datasets.api import SignedUploadView, peaks_response, upload_url_for, validated
+from datasets.api import SignedUploadView, direct_upload, peaks_response, validated
 from datasets.uploads import too_large, uploaded_files
 from inference import exports, review, services, speech_results
 from inference.models import ARTIFACTS, FileStatus, InferenceFile, InferenceJob, JobStatus
@@ -35,12 +33,13 @@ from inference.serializers import (
     first_files,
 )
 from relayml.scores import PEAKS_NAME
+from relayweb import storage
 from relayweb.auth import caller_of
 from relayweb.errors import Conflict
 from relayweb.models import Role
 from relayweb.negotiation import FormatIsOurs
 from relayweb.pagination import query_choice, query_int, query_uuid
-from relayweb.ranges import ranged_file_response
+from relayweb.ranges import stored_file_response
 from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, binary, paginated
 from relayweb.scripts import MULTIPART_WITH_SCRIPTS, ScriptSerializer, scripts_for
 from training.builtin import visible_models
@@ -164,11 +163,12 @@ class FileUploadUrlView(GenericAPIView):
         f = services.create_file(
             job, data["filename"], data["content_type"], data["file_size_bytes"], data["expected_text"]
         )
+        url, fields = direct_upload(request, f, f.s3_key, data["file_size_bytes"], UPLOAD_PREFIX, UPLOAD_SALT)
         return Response(
             {
                 "file_id": str(f.id),
-                "upload_url": upload_url_for(request, f, UPLOAD_PREFIX, UPLOAD_SALT),
-                "upload_fields": {"key": f.s3_key},
+                "upload_url": url,
+                "upload_fields": fields,
                 "s3_key": f.s3_key,
                 "expires_in": settings.RELAY_UPLOAD_URL_EXPIRES,
             }
@@ -263,11 +263,10 @@ class FileContentView(GenericAPIView):
     @extend_schema(responses=AUDIO_DOWNLOAD)
     def get(self, request, job_id, file_id):
         f = get_file(get_job(request, job_id), file_id)
-        path = storage.absolute(f.s3_key)
-        if f.uploaded_at is None or not path.exists():
+        if f.uploaded_at is None:
             raise Http404("The file's audio has not been uploaded")
-        return ranged_file_response(
-            request, path, f.content_type or "application/octet-stream", f.original_filename
+        return stored_file_response(
+            request, f.s3_key, f.content_type or "application/octet-stream", f.original_filename
         )
 
 
@@ -276,10 +275,12 @@ class FilePeaksView(GenericAPIView):
     def get(self, request, job_id, file_id):
         """Waveform peaks (audiowaveform JSON), computed while the file was processed."""
         f = get_file(get_job(request, job_id), file_id)
-        path = services.file_dir(f) / PEAKS_NAME
-        if f.status != FileStatus.COMPLETED or not path.exists():
+        peaks = None
+        if f.status == FileStatus.COMPLETED:
+            peaks = storage.load_array(storage.join(services.file_prefix(f), PEAKS_NAME))
+        if peaks is None:
             raise Conflict(f"Peaks are not available: the file is {f.status}")
-        return peaks_response(request, np.load(path), f.duration_ms)
+        return peaks_response(request, peaks, f.duration_ms)
 
 
 class InferenceExportView(GenericAPIView):

@@ -8,16 +8,14 @@ kept as history, and the model's verdict stays beside the override.
 
 from __future__ import annotations
 
-from pathlib import Path
+import hashlib
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from datasets import storage
 from inference.models import Classification, ClassificationState
-from relayml.ingest import sha256_of
-from relayweb import jobs, webhooks
+from relayweb import jobs, storage, webhooks
 from relayweb.errors import Unprocessable
 from relayweb.models import WebhookEvent
 
@@ -26,26 +24,33 @@ MODEL_NAME = "relay-verdict-v1"
 LABELS = ("human", "artificial")
 
 
-def folder(c: Classification) -> Path:
-    return Path(settings.MEDIA_ROOT) / "classifications" / str(c.team_id) / str(c.pk)
+def prefix(c: Classification) -> str:
+    return f"classifications/{c.team_id}/{c.pk}"
 
 
 def create(team, uploaded, name: str = "", ref_id: str = "", user=None) -> Classification:
     """Store the upload and queue it; the row and the bytes exist together or not at all."""
     c = Classification(team=team, name=storage.sanitize_filename(name or uploaded.name), ref_id=ref_id[:200])
     c.created_by = user if getattr(user, "pk", None) else None
-    target = folder(c) / "original"
-    c.size_bytes = storage.save_upload(uploaded, target)
-    c.original_path = str(target.relative_to(settings.MEDIA_ROOT))
-    c.sha256 = sha256_of(str(target))
+    c.sha256 = sha256_of_upload(uploaded)
+    c.original_path = storage.join(prefix(c), "original")
+    c.size_bytes = storage.save_upload(uploaded, c.original_path)
     try:
         with transaction.atomic():
             c.save()
             transaction.on_commit(lambda: enqueue(c.pk))
     except Exception:
-        storage.remove_tree(folder(c))
+        storage.delete_tree(prefix(c))
         raise
     return c
+
+
+def sha256_of_upload(uploaded) -> str:
+    digest = hashlib.sha256()
+    for chunk in uploaded.chunks():
+        digest.update(chunk)
+    uploaded.seek(0)
+    return digest.hexdigest()
 
 
 def enqueue(pk) -> None:

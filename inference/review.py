@@ -3,14 +3,13 @@ annotations in a draft set of the model's dataset, for a person to accept or fix
 
 from __future__ import annotations
 
-from django.core.files import File
 from django.db import transaction
 
 from datasets import annotations as set_service
 from datasets import services as dataset_services
-from datasets import storage
 from datasets.models import AnnotationSet, Dataset, SetStatus
 from inference.models import FileStatus, InferenceFile
+from relayweb import storage
 from relayweb.errors import Conflict
 from training.models import DetectorModel
 
@@ -70,8 +69,9 @@ def send_to_review(f: InferenceFile, detections: list[dict], set_id=None, user=N
         audio = dataset_services.create_audio(
             dataset, f.original_filename, f.content_type, f.size_bytes, user, f.expected_text
         )
-        with open(storage.absolute(f.s3_key), "rb") as source:
-            dataset_services.store_upload(audio, File(source))  # a copy: the job keeps its file
+        # A copy (server-side in a bucket): the job keeps its file.
+        storage.copy(f.s3_key, storage.original_relpath(audio))
+        dataset_services.record_upload(audio, f.size_bytes)
         # The duration is known (same decoder as ingest), so annotations validate before ingest ends.
         audio.duration_ms, audio.queued_at = f.duration_ms, audio.uploaded_at
         audio.save(update_fields=["duration_ms", "queued_at"])

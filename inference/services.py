@@ -8,16 +8,12 @@ already produced.
 
 from __future__ import annotations
 
-import shutil
-import socket
-from pathlib import Path
-
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from datasets import storage
+from datasets import uploads
 from inference.models import (
     ARTIFACTS,
     DONE,
@@ -31,7 +27,7 @@ from inference.models import (
 from relayml import script_check
 from relayml.scores import PEAKS_NAME, SCORES_NAME, detections_from_scores, load_scores
 from relayml.speech import Transcript, iter_words
-from relayweb import jobs, webhooks
+from relayweb import jobs, storage, webhooks, workers
 from relayweb.errors import Conflict
 from relayweb.models import WebhookEvent
 from training.models import DetectorModel
@@ -39,12 +35,13 @@ from training.models import DetectorModel
 CANCELLED_MESSAGE = "cancelled before it was processed"
 
 
-def file_dir(f: InferenceFile) -> Path:
-    return Path(settings.MEDIA_ROOT) / "inference" / str(f.job_id) / str(f.id)
+def file_prefix(f: InferenceFile) -> str:
+    """Where a file's original, scores and peaks are stored (relayweb.storage keys)."""
+    return f"inference/{f.job_id}/{f.id}"
 
 
 def original_key(f: InferenceFile) -> str:
-    return f"inference/{f.job_id}/{f.id}/original"
+    return storage.join(file_prefix(f), "original")
 
 
 def create_job(team, model: DetectorModel | None, config: dict, user=None, key=None) -> InferenceJob:
@@ -94,16 +91,24 @@ def create_file(
 
 
 def store_upload(f: InferenceFile, uploaded) -> None:
-    f.size_bytes = storage.save_upload(uploaded, storage.absolute(f.s3_key))
-    f.uploaded_at = timezone.now()
+    record_upload(f, storage.save_upload(uploaded, f.s3_key))
+
+
+def record_upload(f: InferenceFile, size: int) -> None:
+    f.size_bytes, f.uploaded_at = size, timezone.now()
     f.save(update_fields=["size_bytes", "uploaded_at"])
+
+
+def accept_direct_upload(f: InferenceFile) -> None:
+    """Confirming a presigned POST: the object must be in the bucket, of the declared size."""
+    record_upload(f, uploads.checked_direct_upload(f.s3_key, f.declared_size))
 
 
 def confirm(f: InferenceFile) -> InferenceFile:
     """Queue an uploaded file; confirming twice is harmless."""
     ensure_open(f.job)
     if f.uploaded_at is None:
-        raise Conflict("The file has not been uploaded yet: POST it to its upload_url first")
+        accept_direct_upload(f)
     if f.status == FileStatus.PENDING:
         InferenceFile.objects.filter(pk=f.pk, status=FileStatus.PENDING).update(status=FileStatus.QUEUED)
         f.refresh_from_db()
@@ -169,12 +174,13 @@ INFERENCE = jobs.register(
 )
 
 
-def claim_queued(job_id, limit: int = 64) -> list[InferenceFile]:
-    """Move up to `limit` queued files to processing and return them (each claimed exactly once;
-    a file's `attempts` is its claim, which its result must still hold to be saved)."""
+def claim_queued(job_id) -> list[InferenceFile]:
+    """Move up to RELAY_INFERENCE_CLAIM queued files to processing and return them (each claimed
+    exactly once; a file's `attempts` is its claim, which its result must still hold to be saved)."""
+    limit = settings.RELAY_INFERENCE_CLAIM
     # When and where each started: seed 003's per-input engine and timing (inference/job_results.py).
     claims = jobs.claim_many(
-        INFERENCE, {"job_id": job_id}, limit, started_at=timezone.now(), worker=socket.gethostname()[:100]
+        INFERENCE, {"job_id": job_id}, limit, started_at=timezone.now(), worker=workers.this_worker()[:100]
     )
     return list(InferenceFile.objects.filter(pk__in=claims).order_by("created_at", "id"))
 
@@ -188,7 +194,10 @@ def detections_for(
     found: list[dict] = []
     if job.artifact_types:
         types = job.artifact_types
-        scores = load_scores(file_dir(f) / SCORES_NAME, len(types))
+        path = storage.cached_copy(storage.join(file_prefix(f), SCORES_NAME))
+        if path is None:
+            raise Conflict("The file's frame scores are missing from storage: run the job again")
+        scores = load_scores(path, len(types))
         events = detections_from_scores(
             scores, types, f.frame_ms, threshold, merge_window_ms, min_duration_ms, f.duration_ms, job.floors
         )
@@ -312,7 +321,7 @@ def record_failure(file_id, message: str) -> None:
         announce_file(f.pk, WebhookEvent.INFERENCE_FILE_FAILED)
         # Partial scores and peaks are of no use; the uploaded original stays.
         for name in (SCORES_NAME, PEAKS_NAME):
-            (file_dir(f) / name).unlink(missing_ok=True)
+            storage.delete(storage.join(file_prefix(f), name))
 
 
 def expire_unused_uploads() -> int:
@@ -413,6 +422,6 @@ def with_counts(jobs):
 
 
 def delete_job(job: InferenceJob) -> None:
-    folder = Path(settings.MEDIA_ROOT) / "inference" / str(job.id)
+    prefix = f"inference/{job.id}"
     job.delete()
-    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    transaction.on_commit(lambda: storage.delete_tree(prefix))

@@ -3,6 +3,7 @@ services."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -12,7 +13,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from datasets import storage
 from datasets.tasks import decode_limits
 from inference import services
 from inference.models import VERDICT, FileStatus, InferenceFile, InferenceJob
@@ -20,7 +20,7 @@ from relayml.infer import InferenceCancelled, analyse_files
 from relayml.model import Detector
 from relayml.speech import DEFAULT_MODEL, Recogniser
 from relayml.train import pick_device
-from relayweb import jobs
+from relayweb import jobs, storage
 from training.builtin import model_file
 from training.models import DetectorModel
 
@@ -49,7 +49,7 @@ def run_job(job_id: str) -> str:
                 return "model deleted"
         import torch
 
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(settings.RELAY_INFERENCE_THREADS or max(1, os.cpu_count() or 1))
         device = pick_device()
         detector = Detector.load(model_file(model), device) if model is not None else None
         InferenceJob.objects.filter(pk=job_id).update(device=device)
@@ -80,37 +80,46 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
         last_check[0] = time.monotonic()
         return services.is_cancelled(job.id)
 
-    items = [
-        (str(f.id), str(storage.absolute(f.s3_key)), services.file_dir(f), services.hears(job, f))
-        for f in files
-    ]
     frame_ms = detector.geometry["frame_ms"] if detector is not None else 10.0
-    results = analyse_files(
-        detector, recogniser_for(job, device), items, device, should_stop=should_stop, limits=decode_limits()
-    )
-    for result in results:
-        if result.error:
-            services.record_failure(result.key, result.error)
-            continue
-        f = by_id[result.key]
-        verdict = None
-        if VERDICT in services.analyses(job):
-            try:
-                verdict = judge(f, result.transcript)
-            except Exception as exc:  # a file too short to judge keeps its other results
-                verdict = {"error": jobs.reason(exc)}
-        services.record_result(
-            f, job, result.duration_ms, result.frames, frame_ms, result.transcript, verdict
+    with contextlib.ExitStack() as stack:
+        # The batch's audio on this machine, and a folder for each file's scores and peaks.
+        originals = stack.enter_context(storage.local_copies([f.s3_key for f in files]))
+        boxes = {str(f.id): stack.enter_context(storage.output_dir(services.file_prefix(f))) for f in files}
+        audio = {str(f.id): str(path) for f, path in zip(files, originals, strict=True)}
+        items = [(str(f.id), audio[str(f.id)], boxes[str(f.id)].path, services.hears(job, f)) for f in files]
+        results = analyse_files(
+            detector,
+            recogniser_for(job, device),
+            items,
+            device,
+            should_stop=should_stop,
+            limits=decode_limits(),
         )
+        for result in results:
+            if result.error:
+                services.record_failure(result.key, result.error)
+                continue
+            f = by_id[result.key]
+            verdict = None
+            if VERDICT in services.analyses(job):
+                try:
+                    verdict = judge(audio[result.key], result.transcript)
+                except Exception as exc:  # a file too short to judge keeps its other results
+                    verdict = {"error": jobs.reason(exc)}
+            boxes[result.key].publish()  # stored before the result says they exist
+            services.record_result(
+                f, job, result.duration_ms, result.frames, frame_ms, result.transcript, verdict
+            )
     return len(files)
 
 
-def judge(f: InferenceFile, transcript) -> dict:
-    """The verdict analysis: the file's, and each heard utterance's (relayml.verdict)."""
+def judge(path: str, transcript) -> dict:
+    """The verdict analysis of the audio at `path`: the file's, and each heard utterance's
+    (relayml.verdict)."""
     from relayml.verdict import classify_path
 
     utterances = transcript.utterance_dicts() if transcript is not None else None
-    return classify_path(verdict_model(), str(storage.absolute(f.s3_key)), decode_limits(), utterances)
+    return classify_path(verdict_model(), path, decode_limits(), utterances)
 
 
 def run_finished(task) -> None:
@@ -143,8 +152,11 @@ def classify(classification_id: str) -> str:
         return "nothing to do"
     c = Classification.objects.get(pk=classification_id)
     try:
-        with jobs.heartbeat(classifications.CLASSIFICATION, [classification_id]):
-            result = classify_path(verdict_model(), str(storage.absolute(c.original_path)), decode_limits())
+        with (
+            jobs.heartbeat(classifications.CLASSIFICATION, [classification_id]),
+            storage.local_copy(c.original_path) as path,
+        ):
+            result = classify_path(verdict_model(), str(path), decode_limits())
     except Exception as exc:
         log.info("classification %s errored", classification_id, exc_info=True)
         classifications.record_failure(classification_id, jobs.reason(exc))

@@ -122,14 +122,18 @@ def current_features(path: Path, params: FeatureParams = DEFAULT_FEATURES) -> np
     """The features cached at `path` (a FEATURES_NAME beside its canonical audio), recomputed first
     when they were computed with other parameters: audio ingested before a feature change trains
     like new audio, and the cache is brought up to date once."""
-    meta_path = path.with_name(FEATURES_META_NAME)
-    try:
-        cached = FeatureParams.from_dict(json.loads(meta_path.read_text())["params"])
-    except (OSError, ValueError, KeyError, TypeError):
-        cached = None
-    if cached != params and (path.parent / CANONICAL_NAME).exists():
+    if features_outdated(path.parent, params) and (path.parent / CANONICAL_NAME).exists():
         embed(path.parent, params)
     return np.load(path)
+
+
+def features_outdated(out_dir: Path, params: FeatureParams = DEFAULT_FEATURES) -> bool:
+    """Whether the features in `out_dir` were computed with other parameters (or say nothing)."""
+    try:
+        cached = FeatureParams.from_dict(json.loads((out_dir / FEATURES_META_NAME).read_text())["params"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    return cached != params
 
 
 def load_features(out_dir: str | os.PathLike, mmap: bool = True) -> np.ndarray:

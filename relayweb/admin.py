@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from relayweb import webhooks
-from relayweb.models import ApiKey, Membership, Team, Webhook, WebhookDelivery
+from relayweb.models import ApiKey, Membership, Team, Webhook, WebhookDelivery, Worker
 
 
 class MembershipInline(admin.TabularInline):
@@ -71,3 +71,18 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def redeliver(self, request, queryset):
         for delivery in queryset:
             webhooks.redeliver(delivery)
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    """Read-only: each row is written by a running cluster's heartbeat (relayweb/workers.py)."""
+
+    list_display = ["name", "queue", "host", "started_at", "last_seen_at"]
+    list_filter = ["queue", "host"]
+    readonly_fields = [f.name for f in Worker._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from relayweb import queues
+from relayweb import queues, storage, workers
 from relayweb.auth import Public
 
 
@@ -25,9 +25,30 @@ class HealthView(GenericAPIView):
             database = "ok"
         except Exception as exc:  # the point of a health check is to report, not to raise
             database = f"error: {exc.__class__.__name__}"
-        queue = queues.stats() if database == "ok" else {"broker": "orm", "error": "database unavailable"}
-        healthy = database == "ok"
+        queue: dict = {"broker": queues.broker_name(), "error": "database unavailable"}
+        running: list = []
+        if database == "ok":
+            stats, error = attempt(queues.stats)
+            queue = stats if error is None else {"broker": queues.broker_name(), "error": error}
+            running = attempt(workers.listing)[0] or []
+        store_error = attempt(storage.check)[1]
+        healthy = database == "ok" and "error" not in queue and store_error is None
         return Response(
-            {"status": "ok" if healthy else "degraded", "database": database, "queue": queue},
+            {
+                "status": "ok" if healthy else "degraded",
+                "database": database,
+                "storage": {"backend": storage.describe(), "status": store_error or "ok"},
+                "queue": queue,
+                "workers": running,
+            },
             status=200 if healthy else 503,
         )
+
+
+def attempt(probe):
+    """(answer, None), or (None, the reason) when the probe raised: a broker or bucket that is down
+    is reported, never a 500."""
+    try:
+        return probe(), None
+    except Exception as exc:
+        return None, f"error: {exc.__class__.__name__}: {exc}"[:200]

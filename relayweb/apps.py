@@ -12,6 +12,7 @@ class RelaywebConfig(AppConfig):
         from relayweb import (
             schema,  # noqa: F401  (registers the OpenAPI auth extensions)
             webhooks,  # noqa: F401  (registers its retry sweeper with relayweb.jobs)
+            workers,  # noqa: F401  (registers its sweeper of long-silent workers)
         )
 
         # After every migrate (and test-database flush): the reaper's schedule exists, once.

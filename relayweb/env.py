@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -64,6 +65,18 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_url(name: str, schemes: tuple[str, ...], needs_host: bool = False) -> str:
+    """A URL of one of `schemes` (empty when unset), refused with a reason when it is not one."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or (needs_host and not parts.netloc):
+        expected = " or ".join(f"{scheme}://…" for scheme in schemes)
+        raise ConfigError(f"{name}={raw!r} is not a usable URL: expected {expected}")
+    return raw
 
 
 def is_embedded() -> bool:

@@ -102,7 +102,10 @@ def claim(kind: Kind, pk, **fields) -> int | None:
 def claim_many(kind: Kind, filters: dict, limit: int, **fields) -> dict:
     """Claim up to `limit` queued rows matching `filters` (setting `fields` too); returns {pk: claim}."""
     with transaction.atomic():
-        ids = list(claimable(kind).select_for_update().filter(**filters).values_list("pk", flat=True)[:limit])
+        # Rows another worker is claiming right now are skipped, not waited for: workers sharing a
+        # queue take different files at once (PostgreSQL; SQLite runs one writer at a time anyway).
+        queued = claimable(kind).select_for_update(skip_locked=True).filter(**filters)
+        ids = list(queued.values_list("pk", flat=True)[:limit])
         kind.rows.filter(pk__in=ids).update(**claimed(kind), **fields)
     return dict(kind.rows.filter(pk__in=ids).values_list("pk", "attempts"))
 
@@ -146,6 +149,15 @@ def heartbeat(kind: Kind, pks: Iterable | Callable[[], Iterable]) -> Iterator[No
     finally:
         stop.set()
         thread.join(timeout=every + 5)
+
+
+def running_in(queue: str) -> int:
+    """Units of work running now whose tasks came from `queue`."""
+    return sum(
+        kind.rows.filter(**{f"{kind.status_field}__in": kind.running}).count()
+        for kind in KINDS.values()
+        if kind.queue == queue
+    )
 
 
 def unused_upload_cutoff():

@@ -196,3 +196,21 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.webhook_id} ({self.status})"
+
+
+class Worker(models.Model):
+    """A running `manage.py qcluster` (one queue's cluster on one machine), beating while it lives:
+    the health check and /metrics list each one's last heartbeat (relayweb/workers.py)."""
+
+    name = models.CharField(max_length=200, unique=True)  # host:pid
+    host = models.CharField(max_length=200)
+    pid = models.IntegerField()
+    queue = models.CharField(max_length=50)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["queue", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.queue} worker {self.name}"

@@ -16,7 +16,23 @@ UNSERVED_AFTER_S = 60
 
 
 def depth(queue: str | None = None) -> dict:
-    """Tasks waiting (and running: a worker holds their message) in one queue, or in all."""
+    """Tasks waiting (and running) in one queue, or in all, and how long the oldest has waited."""
+    from django.conf import settings
+
+    if settings.RELAY_BROKER_URL:
+        names = QUEUES if queue is None else (queue,)
+        found = [redis_depth(name) for name in names]
+        ages = [q["oldest_queued_age_s"] for q in found if q["oldest_queued_age_s"] is not None]
+        return {
+            "queued_tasks": sum(q["queued_tasks"] for q in found),
+            "running_tasks": sum(q["running_tasks"] for q in found),
+            "oldest_queued_age_s": max(ages) if ages else None,
+        }
+    return orm_depth(queue)
+
+
+def orm_depth(queue: str | None) -> dict:
+    """The database broker: a message a worker holds is locked until its retry time."""
     from django_q.models import OrmQ
 
     now = timezone.now()
@@ -30,8 +46,37 @@ def depth(queue: str | None = None) -> dict:
     }
 
 
+def redis_depth(queue: str) -> dict:
+    """The Redis broker: a list per queue, oldest first; a message leaves it when a worker takes it,
+    so what runs is counted from our rows (relayweb.jobs), not from the broker."""
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    from relayweb import jobs
+
+    broker = get_broker(queue)
+    first = broker.connection.lindex(broker.list_key, 0)
+    started = None
+    if first is not None:
+        try:
+            started = SignedPackage.loads(first).get("started")
+        except Exception:  # a message signed with another key: unreadable, still counted
+            started = None
+    return {
+        "queued_tasks": broker.queue_size(),
+        "running_tasks": jobs.running_in(queue),
+        "oldest_queued_age_s": round((timezone.now() - started).total_seconds()) if started else None,
+    }
+
+
+def broker_name() -> str:
+    from django.conf import settings
+
+    return "redis" if settings.RELAY_BROKER_URL else "orm"
+
+
 def stats() -> dict:
-    return {"broker": "orm", **depth(), "queues": {name: depth(name) for name in QUEUES}}
+    return {"broker": broker_name(), **depth(), "queues": {name: depth(name) for name in QUEUES}}
 
 
 def waiting_note(queue: str) -> str:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 
-CHUNK = 256 * 1024
+from relayweb import storage
+
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # The content type an upload declared is the client's word: served inline as given, `text/html`
 # would run in our origin. Only audio and video types pass; anything else is octet-stream.
@@ -42,19 +40,12 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
     return start, end
 
 
-def read_span(path: Path, start: int, length: int) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        f.seek(start)
-        while length > 0:
-            chunk = f.read(min(CHUNK, length))
-            if not chunk:
-                return
-            length -= len(chunk)
-            yield chunk
-
-
-def ranged_file_response(request, path: Path, content_type: str, filename: str) -> HttpResponse:
-    size = os.path.getsize(path)
+def stored_file_response(request, key: str, content_type: str, filename: str) -> HttpResponse:
+    """A stored file (relayweb.storage, local or in the bucket) with Range support; 404 when the
+    bytes are missing. Streamed through this server from either storage, so access stays ours."""
+    size = storage.size(key)
+    if size is None:
+        raise Http404("The file's content is missing from storage")
     span = parse_range(request.headers.get("Range", ""), size)
     if span == "bad":
         response = HttpResponse(status=416)
@@ -63,7 +54,7 @@ def ranged_file_response(request, path: Path, content_type: str, filename: str) 
     start, end = span if span else (0, size - 1)
     length = end - start + 1 if size else 0
     response = StreamingHttpResponse(
-        read_span(path, start, length),
+        storage.read_span(key, start, length),
         status=206 if span else 200,
         content_type=safe_media_type(content_type),
     )

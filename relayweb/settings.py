@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 
 from relayweb import queues
-from relayweb.env import env_bool, env_int, env_list, secret_key
+from relayweb.env import env_bool, env_int, env_list, env_url, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -66,6 +66,21 @@ RELAY_LOGIN_ATTEMPTS = env_int("RELAY_LOGIN_ATTEMPTS", 5, minimum=1)
 RELAY_LOGIN_WINDOW_S = env_int("RELAY_LOGIN_WINDOW_S", 900, minimum=1)
 
 MEDIA_ROOT = Path(os.environ.get("RELAY_MEDIA_ROOT") or RELAY_DATA_DIR / "media")
+# Production's shape (docs/deployment.md): Redis as the broker, an S3-compatible bucket for every
+# stored file (relayweb/storage.py). Unset, the embedded defaults: the database broker, MEDIA_ROOT.
+RELAY_BROKER_URL = env_url("RELAY_BROKER_URL", ("redis", "rediss", "unix"))
+RELAY_STORAGE_URL = env_url("RELAY_STORAGE_URL", ("s3",), needs_host=True)
+RELAY_S3_ENDPOINT_URL = env_url("RELAY_S3_ENDPOINT_URL", ("http", "https"), needs_host=True)
+RELAY_S3_REGION = os.environ.get("RELAY_S3_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+# Workers and the web server keep local copies of objects they read as files (models, features).
+RELAY_S3_CACHE_MB = env_int("RELAY_S3_CACHE_MB", 2048, minimum=1)
+# /metrics (relayweb/metrics.py) asks for `Authorization: Bearer <token>` when this is set.
+RELAY_METRICS_TOKEN = os.environ.get("RELAY_METRICS_TOKEN", "")
+# Files an inference task claims at once: a small batch lets several workers share one job's files.
+RELAY_INFERENCE_CLAIM = env_int("RELAY_INFERENCE_CLAIM", 16, minimum=1)
+# Torch threads per inference task; 0: every core. Several inference workers on one machine split
+# the cores between them (bench/scale.py).
+RELAY_INFERENCE_THREADS = env_int("RELAY_INFERENCE_THREADS", 0, minimum=0)
 # Created up front so a bare checkout runs: SQLite, uploads and media all live here.
 for _folder in (RELAY_DATA_DIR, MEDIA_ROOT, RELAY_DATA_DIR / "tmp", RELAY_DATA_DIR / "staticfiles"):
     _folder.mkdir(parents=True, exist_ok=True)
@@ -224,7 +239,7 @@ SPECTACULAR_SETTINGS = {
 
 Q_CLUSTER = {
     "name": RELAY_INGEST_QUEUE,
-    "orm": "default",
+    **({"redis": RELAY_BROKER_URL} if RELAY_BROKER_URL else {"orm": "default"}),
     "workers": RELAY_INGEST_WORKERS,
     "timeout": RELAY_INGEST_TIMEOUT,
     # retry must exceed timeout; max_attempts=1: a failed ingest is reported, never re-run blindly.

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from relayweb.api import HealthView
 from relayweb.errors import suspicious_error
+from relayweb.metrics import metrics
 
 api_patterns = [
     re_path(r"^health$", HealthView.as_view(), name="health"),
@@ -20,6 +21,7 @@ api_patterns = [
 urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
     path("", include("relayweb.page_urls")),
     path("", include("datasets.urls")),
     path("", include("training.urls")),

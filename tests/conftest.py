@@ -16,17 +16,58 @@ from rest_framework.test import APIClient
 
 from datasets import services, tasks
 from relayweb.models import Role
-from tests import factories
+from tests import factories, moto
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# `make test-scaled`: production's shape, every file in a bucket (tests/moto.py) and the Redis broker.
+ALL_IN_S3 = os.environ.get("RELAY_TEST_S3") == "true"
+
+
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Each test gets its own media folder, so files never leak between tests."""
+def media_root(request, settings, tmp_path):
+    """Each test gets its own media folder (and, when the run is all in S3, its own bucket), so files
+    never leak between tests."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
+    if ALL_IN_S3:
+        request.getfixturevalue("s3")
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    server, endpoint = moto.start_server()
+    moto.use_credentials()
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3(settings, s3_server) -> str:
+    """This test's files live in a fresh bucket on the suite's S3-compatible server."""
+    settings.RELAY_STORAGE_URL = f"s3://{moto.new_bucket(s3_server)}"
+    settings.RELAY_S3_ENDPOINT_URL = s3_server
+    return settings.RELAY_STORAGE_URL
+
+
+@pytest.fixture(autouse=True)
+def empty_broker(settings):
+    """With the Redis broker, no test sees messages an earlier test left in its queues."""
+    if settings.RELAY_BROKER_URL:
+        import redis
+
+        redis.Redis.from_url(settings.RELAY_BROKER_URL).flushdb()
+
+
+def storage_env(settings) -> dict:
+    """What a worker or server the test starts needs to share the test's storage."""
+    return {
+        "RELAY_STORAGE_URL": settings.RELAY_STORAGE_URL,
+        "RELAY_S3_ENDPOINT_URL": settings.RELAY_S3_ENDPOINT_URL,
+    }
 
 
 @pytest.fixture
@@ -97,6 +138,7 @@ def start_cluster(settings, media_root, cluster: str | None = None, **extra_env)
         "RELAY_DATA_DIR": str(Path(settings.RELAY_DATA_DIR)),
         "RELAY_MEDIA_ROOT": str(media_root),
         "RELAY_INGEST_WORKERS": "1",
+        **storage_env(settings),
         **extra_env,
     }
     if cluster:

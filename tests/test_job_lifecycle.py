@@ -17,7 +17,7 @@ from datasets import services, tasks, uploads
 from datasets.models import AudioFile
 from inference import services as inference_services
 from inference.models import InferenceFile
-from relayweb import jobs
+from relayweb import jobs, storage
 from tests import factories
 from tests.conftest import upload
 from tests.test_audio_api import ask_upload_url
@@ -132,8 +132,7 @@ def test_an_ingest_failure_keeps_the_original_and_removes_half_written_files(dat
     audio.refresh_from_db()
     assert audio.error_message.startswith("the file is ")
     assert audio.error_message.endswith("long; the limit is 1.0 s")
-    folder = services.storage.audio_dir(audio)
-    assert sorted(p.name for p in folder.iterdir()) == ["original"]
+    assert storage.names(storage.audio_prefix(audio)) == ["original"]
 
 
 class TestTraining:

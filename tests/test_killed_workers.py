@@ -19,6 +19,7 @@ from datasets.models import AudioFile
 from inference import services as inference_services
 from inference.models import InferenceFile, InferenceJob
 from relayml.scores import SCORES_NAME
+from relayweb import storage
 from tests import factories
 from tests.conftest import kill, start_cluster, stop, wait_for
 from tests.training_data import trained_model
@@ -101,4 +102,5 @@ def test_a_killed_inference_worker_hands_its_file_on_and_the_job_completes(quick
     f.refresh_from_db()
     assert done.status == "completed", f.error_message
     assert f.status == "completed" and f.attempts == 2 and f.duration_ms == 40 * 60 * 1000
-    assert (inference_services.file_dir(f) / SCORES_NAME).stat().st_size == f.frames * len(job.artifact_types)
+    scores = storage.join(inference_services.file_prefix(f), SCORES_NAME)
+    assert storage.size(scores) == f.frames * len(job.artifact_types)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ import requests
 from django_q.tasks import async_task
 
 from relayweb.processes import descendants, free_port, group_members, kill_all
-from tests.conftest import ROOT, database_url_for_subprocess, start_cluster, wait_for
+from tests.conftest import ROOT, database_url_for_subprocess, start_cluster, storage_env, wait_for
 
 pytestmark = [pytest.mark.worker]
 
@@ -70,8 +72,10 @@ class Stack:
         return len(self.children()) == 4 and len(descendants(self.process.pid)) >= 18
 
 
-@pytest.fixture
-def stack(transactional_db, settings, media_root, tmp_path):
+@contextlib.contextmanager
+def serving(settings, media_root, log_path: Path, **extra_env) -> Iterator[Stack]:
+    """scripts/serve.py (gunicorn and the three clusters) on the test database and storage, until the
+    block ends; then every process it started is killed."""
     port = free_port()
     env = {
         **os.environ,
@@ -79,10 +83,12 @@ def stack(transactional_db, settings, media_root, tmp_path):
         "RELAY_DATA_DIR": str(settings.RELAY_DATA_DIR),
         "RELAY_MEDIA_ROOT": str(media_root),
         "RELAY_INGEST_WORKERS": "1",
+        **storage_env(settings),
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        **extra_env,
     }
-    with open(tmp_path / "serve.log", "wb") as log:
+    with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "scripts/serve.py"],
             cwd=ROOT,
@@ -101,6 +107,12 @@ def stack(transactional_db, settings, media_root, tmp_path):
         seen |= running.everything()
         kill_all(sorted(seen))
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def stack(transactional_db, settings, media_root, tmp_path):
+    with serving(settings, media_root, tmp_path / "serve.log") as running:
+        yield running
 
 
 def is_alive(pid: int) -> bool:

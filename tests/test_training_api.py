@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from relayweb.models import Role
 from tests import factories
 from tests.conftest import kill, start_cluster, upload, wait_for
 from tests.training_data import TYPES, trainable_dataset
+from training import builtin
 from training.models import DetectorModel, TrainingJob
 
 TINY = {"artifact_types": TYPES, "epochs": 2, "batch_size": 8}
@@ -51,7 +53,8 @@ class TestRefusals:
         response = start(api, dataset, published)
         assert response.status_code == 201, response.json()
         job = TrainingJob.objects.get(pk=response.json()["id"])
-        files = training_files(job)
+        with training_files(job) as files:
+            assert all(Path(f.features_path).is_file() for f in files)
         assert len(files) == 3 and str(late.id) not in {f.key for f in files}
 
     def test_too_little_audio_is_409(self, api, team, settings):
@@ -165,9 +168,8 @@ def test_training_end_to_end_through_the_gpu_cluster(gpu_worker, api, team, smal
     # Deleting the dataset leaves the model (and its file) working.
     assert api.delete(f"/api/v1/datasets/{dataset.id}").status_code == 204
     stored = DetectorModel.objects.get(pk=model["id"])
-    from django.conf import settings
 
-    Detector.load(settings.MEDIA_ROOT / stored.file_path)
+    Detector.load(builtin.model_file(stored))
     assert api.get(f"/api/v1/models/{model['id']}").json()["dataset_id"] == str(dataset.id)
     assert api.delete(f"/api/v1/models/{model['id']}").status_code == 204
     assert api.get(f"/api/v1/models/{model['id']}").status_code == 404

@@ -14,6 +14,7 @@ from datasets.api import get_dataset, validated
 from relayweb.auth import caller_of
 from relayweb.models import Role
 from relayweb.pagination import query_choice
+from relayweb.ranges import stored_file_response
 from relayweb.schema import paginated
 from training import builtin, services
 from training.models import DetectorModel, TrainingJob, TrainingStatus
@@ -128,10 +129,14 @@ class ModelDownloadView(GenericAPIView):
     def get(self, request, model_id):
         """The model file: loads with torch.load(path, weights_only=True); see docs/models.md."""
         model = get_model(request, model_id)
+        filename = f"relay-model-{model.id}.pt"
+        if not model.is_builtin:
+            response = stored_file_response(request, model.file_path, "application/octet-stream", filename)
+            response["Content-Disposition"] = response["Content-Disposition"].replace("inline", "attachment")
+            return response
         path = builtin.model_file(model)
         if not path.exists():
             raise Http404("Model file is missing from storage")
-        filename = f"relay-model-{model.id}.pt"
         return FileResponse(
             open(path, "rb"), as_attachment=True, filename=filename, content_type="application/octet-stream"
         )

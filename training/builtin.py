@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from relayml.ingest import sha256_of
+from relayweb import storage
 from training.models import DetectorModel
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,14 @@ def visible_models(team):
 
 
 def model_file(model: DetectorModel) -> Path:
-    """Where a model's weights are: beside the code for a built-in one, under MEDIA_ROOT otherwise."""
+    """A local file with the model's weights: beside the code for a built-in one; a trained one's
+    stored file (its cached copy with S3 storage)."""
     if model.file_path.startswith(PREFIX):
         return Path(settings.RELAY_BUILTIN_MODELS_DIR) / model.file_path.removeprefix(PREFIX)
-    return Path(settings.MEDIA_ROOT) / model.file_path
+    path = storage.cached_copy(model.file_path)
+    if path is None:
+        raise FileNotFoundError(f"the model's file is missing from storage ({model.file_path})")
+    return path
 
 
 def install() -> list[DetectorModel]:

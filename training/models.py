@@ -82,7 +82,7 @@ class DetectorModel(models.Model):
     artifact_types = models.JSONField(default=list)
     config = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict)
-    # Relative to MEDIA_ROOT.
+    # A relayweb.storage key (a path under MEDIA_ROOT, or an object in the bucket).
     file_path = models.CharField(max_length=500)
     size_bytes = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

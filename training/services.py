@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -13,16 +12,12 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from datasets.models import AnnotationSet, Dataset
-from relayweb import jobs, webhooks
+from relayweb import jobs, storage, webhooks
 from relayweb.errors import Conflict
 from relayweb.models import WebhookEvent
 from training.models import FINISHED, DetectorModel, TrainingJob, TrainingStatus
 
 log = logging.getLogger(__name__)
-
-
-def job_dir(job_id) -> Path:
-    return Path(settings.MEDIA_ROOT) / "training" / str(job_id)
 
 
 def model_relpath(model_id) -> str:
@@ -137,7 +132,6 @@ def finish(job_id, status: str, message: str = "") -> None:
         )
         if ended and status == TrainingStatus.FAILED:
             announce(TrainingJob.objects.get(pk=job_id), WebhookEvent.TRAINING_FAILED)
-    shutil.rmtree(job_dir(job_id), ignore_errors=True)
 
 
 @transaction.atomic
@@ -153,15 +147,13 @@ def complete(job: TrainingJob, result) -> DetectorModel | None:
         metrics=result.metrics,
     )
     model.name = default_model_name(job)
-    target = Path(settings.MEDIA_ROOT) / model_relpath(model.id)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(result.model_path), target)
-    model.file_path, model.size_bytes = model_relpath(model.id), target.stat().st_size
+    key = model_relpath(model.id)
+    model.file_path, model.size_bytes = key, storage.put_file(Path(result.model_path), key)
     # Only the claim that still holds the job completes it: a worker presumed dead keeps out.
     if not jobs.current(TRAINING, job.pk, job.attempts).update(
         status=TrainingStatus.COMPLETED, progress=1.0, completed_at=timezone.now(), device=result.device
     ):
-        target.unlink(missing_ok=True)
+        storage.delete(key)
         return None
     model.save()
     job.refresh_from_db()
@@ -212,6 +204,6 @@ def rename_model(model: DetectorModel, name: str) -> None:
 
 def delete_model(model: DetectorModel) -> None:
     ensure_editable(model)
-    folder = (Path(settings.MEDIA_ROOT) / model.file_path).parent
+    folder = model.file_path.rsplit("/", 1)[0]
     model.delete()
-    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    transaction.on_commit(lambda: storage.delete_tree(folder))

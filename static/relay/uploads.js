@@ -1,7 +1,7 @@
 // Dataset and inference job pages: confirmations, and drag-and-drop upload of many files with a
 // progress bar per file and each file's processing status followed live until it is done.
 // The form's data-api is the multipart endpoint; each file is then polled at <data-api>/<id>.
-import { csrfToken, describe } from "./api.js";
+import { api, describe } from "./api.js";
 
 const POLL_MS = 1000;
 const MAX_PARALLEL = 3;
@@ -72,37 +72,55 @@ function show(row, status, detail = "") {
   row.dataset.status = status;
 }
 
-// XMLHttpRequest, not fetch: only XHR reports upload progress.
-function upload(url, { file, row }) {
-  return new Promise((resolve) => {
+// The contract's three steps, the same whatever the storage: ask for an upload URL, POST the bytes
+// there (with S3 storage a presigned POST straight to the bucket, never through this server), then
+// confirm, which queues processing. Dataset audio and inference files name their fields differently.
+const KINDS = {
+  audio: { size: "file_size", fields: "fields", id: "audio_id" },
+  inference: { size: "file_size_bytes", fields: "upload_fields", id: "file_id" },
+};
+
+async function upload(url, { file, row }) {
+  const kind = KINDS[document.getElementById("upload-form").dataset.upload || "audio"];
+  show(row, "uploading");
+  try {
+    const request = { filename: file.name, [kind.size]: file.size };
+    if (file.type) request.content_type = file.type;
+    const { body: target } = await api("POST", `${url}/upload-url`, { json: request });
+    await send(target.upload_url, target[kind.fields], file, row.querySelector("progress"));
+    const id = target[kind.id];
+    await api("POST", `${url}/confirm`, { json: { [kind.id]: id } });
+    row.dataset.fileId = id;
+    await follow(`${url}/${id}`, row);
+  } catch (error) {
+    show(row, "failed", error.message);
+  }
+}
+
+// XMLHttpRequest, not fetch: only XHR reports upload progress. No CSRF header: the URL is the
+// credential, and a bucket on another origin would have to allow the header.
+function send(url, fields, file, bar) {
+  return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    const bar = row.querySelector("progress");
     xhr.open("POST", url);
-    xhr.setRequestHeader("X-CSRFToken", csrfToken());
     xhr.upload.addEventListener("progress", (e) => e.lengthComputable && (bar.value = (100 * e.loaded) / e.total));
-    show(row, "uploading");
     xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        bar.value = 100;
+        return resolve();
+      }
       let body = null;
       try {
         body = JSON.parse(xhr.responseText);
       } catch {
         body = null;
       }
-      if (xhr.status !== 201) {
-        show(row, "failed", describe(body) || `upload failed (HTTP ${xhr.status})`);
-        return resolve();
-      }
-      bar.value = 100;
-      const created = body.items[0];
-      row.dataset.fileId = created.id;
-      follow(`${url}/${created.id}`, row).then(resolve);
+      reject(new Error(describe(body) || `upload failed (HTTP ${xhr.status})`));
     });
-    xhr.addEventListener("error", () => {
-      show(row, "failed", "network error while uploading");
-      resolve();
-    });
+    xhr.addEventListener("error", () => reject(new Error("network error while uploading")));
     const data = new FormData();
-    data.append("file", file);
+    for (const [name, value] of Object.entries(fields)) data.append(name, value);
+    data.append("file", file); // last: S3 ignores fields after the file
     xhr.send(data);
   });
 }

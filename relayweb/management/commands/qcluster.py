@@ -14,6 +14,7 @@ the cluster is left. A killed task is picked up again by the job lifecycle, neve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -21,10 +22,12 @@ import time
 
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.db import close_old_connections
 from django_q.cluster import Cluster
-from django_q.conf import logger
+from django_q.conf import Conf, logger
 from django_q.management.commands.qcluster import Command as DjangoQCommand
 
+from relayweb import workers
 from relayweb.processes import become_subreaper, descendants, kill_all, reap, zombie_children
 
 
@@ -52,13 +55,30 @@ class Command(DjangoQCommand):
 
 
 def watch(cluster: Cluster, stop_requested: threading.Event) -> None:
-    """Until told to stop or the sentinel dies; reaps adopted orphans (a worker killed on timeout
-    can leave, say, an ffmpeg behind) now and then, never the sentinel (multiprocessing's to reap)."""
-    checks = 0
-    while not stop_requested.wait(0.5) and cluster.sentinel.is_alive():
-        checks += 1
-        if checks % 60 == 0:
-            reap([pid for pid in zombie_children(os.getpid()) if pid != cluster.sentinel.pid])
+    """Until told to stop or the sentinel dies: beats in the workers' table (relayweb/workers.py)
+    every RELAY_HEARTBEAT_S, and reaps adopted orphans (a worker killed on timeout can leave, say, an
+    ffmpeg behind) now and then, never the sentinel (multiprocessing's to reap). The database is
+    touched only here, after the sentinel was forked: no connection is shared with a child."""
+    checks, last_beat = 0, 0.0
+    try:
+        while not stop_requested.wait(0.5) and cluster.sentinel.is_alive():
+            checks += 1
+            if checks % 60 == 0:
+                reap([pid for pid in zombie_children(os.getpid()) if pid != cluster.sentinel.pid])
+            if time.monotonic() - last_beat >= settings.RELAY_HEARTBEAT_S:
+                last_beat = time.monotonic()
+                beat(Conf.CLUSTER_NAME)
+    finally:
+        with contextlib.suppress(Exception):
+            workers.stopped()
+
+
+def beat(queue: str) -> None:
+    try:
+        workers.beat(queue)
+    except Exception:  # a database restart must not stop the cluster; the next beat tries again
+        logger.warning("worker heartbeat failed", exc_info=True)
+        close_old_connections()
 
 
 def shut_down(cluster: Cluster, grace_s: float) -> None:
