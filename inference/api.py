@@ -15,8 +15,8 @@ from rest_framework.response import Response
 
 from datasets.api import SignedUploadView, direct_upload, peaks_response, validated
 from datasets.uploads import too_large, uploaded_files
-from inference import exports, review, services, speech_results
-from inference.models import ARTIFACTS, FileStatus, InferenceFile, InferenceJob, JobStatus
+from inference import explanations, exports, review, services, speech_results
+from inference.models import ARTIFACTS, ExplanationStatus, FileStatus, InferenceFile, InferenceJob, JobStatus
 from inference.serializers import (
     MAX_EMBEDDED_FILES,
     ExportItemSerializer,
@@ -35,7 +35,7 @@ from inference.serializers import (
 from relayml.scores import PEAKS_NAME
 from relayweb import storage
 from relayweb.auth import caller_of
-from relayweb.errors import Conflict
+from relayweb.errors import Conflict, Unprocessable
 from relayweb.models import Role
 from relayweb.negotiation import FormatIsOurs
 from relayweb.pagination import query_choice, query_int, query_uuid
@@ -268,6 +268,41 @@ class FileContentView(GenericAPIView):
         return stored_file_response(
             request, f.s3_key, f.content_type or "application/octet-stream", f.original_filename
         )
+
+
+class FileExplainView(GenericAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("artifact_type", str, required=True),
+            OpenApiParameter("start_ms", int, required=True),
+            OpenApiParameter("end_ms", int, required=True),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 409: ErrorSerializer},
+    )
+    def get(self, request, job_id, file_id):
+        """Ours (seed 003's explanations): which time-frequency cells of the model's input drove the
+        score of a span, as a column-major RLE mask. Computed once on the inference queue: 202 with
+        the status (and Retry-After) until it is done."""
+        job = get_job(request, job_id)
+        f = get_file(job, file_id)
+        artifact_type = request.query_params.get("artifact_type", "")
+        if not artifact_type:
+            raise Unprocessable(["query", "artifact_type"], "field required", "value_error.missing")
+        for name in ("start_ms", "end_ms"):
+            if request.query_params.get(name) in (None, ""):
+                raise Unprocessable(["query", name], "field required", "value_error.missing")
+        start_ms = query_int(request, "start_ms", 0, 0, 24 * 3600 * 1000)
+        end_ms = query_int(request, "end_ms", 0, 0, 24 * 3600 * 1000)
+        found = explanations.explanation_for(f, job, artifact_type, start_ms, end_ms)
+        if found.status == ExplanationStatus.DONE:
+            return Response(found.result)
+        if found.status == ExplanationStatus.FAILED:
+            raise Conflict(f"The explanation could not be computed: {found.error_message}")
+        waiting = Response(
+            {"status": found.status, "detail": "Being computed on the inference queue"}, status=202
+        )
+        waiting["Retry-After"] = "1"
+        return waiting
 
 
 class FilePeaksView(GenericAPIView):

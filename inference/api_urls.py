@@ -22,6 +22,7 @@ routes = [
     route(F, api.FileDetailView, "inference-file-detail"),
     route(rf"{F}/content", api.FileContentView, "inference-file-content"),
     route(rf"{F}/peaks", api.FilePeaksView, "inference-file-peaks"),
+    route(rf"{F}/explain", api.FileExplainView, "inference-file-explain"),
     route(rf"{F}/review", api.FileReviewView, "inference-file-review"),
     route(rf"{F}/results", api.FileResultsView, "inference-file-results"),
     route(

@@ -6,4 +6,4 @@ class InferenceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from inference import classifications, services  # noqa: F401  (register their kinds of work)
+        from inference import classifications, explanations, services  # noqa: F401  (register their kinds of work)

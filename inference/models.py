@@ -94,7 +94,7 @@ class InferenceFile(models.Model):
     verdict = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)  # its latest claim by a worker
-    worker = models.CharField(max_length=100, blank=True, default="")  # that worker's host
+    worker = models.CharField(max_length=100, blank=True, default="")  # that task process: host:pid
     processed_at = models.DateTimeField(null=True, blank=True)
     # The job lifecycle (relayweb.jobs): claims so far, and the running worker's last sign of life.
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -106,6 +106,43 @@ class InferenceFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.status})"
+
+
+class ExplanationStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Explanation(models.Model):
+    """Why the detector scored a span of a file as it did (inference/explanations.py): one per file,
+    type and span, computed once on the inference queue under the job lifecycle."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    file = models.ForeignKey(InferenceFile, on_delete=models.CASCADE, related_name="explanations")
+    artifact_type = models.CharField(max_length=50)
+    start_ms = models.PositiveIntegerField()
+    end_ms = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=ExplanationStatus.choices, default=ExplanationStatus.QUEUED
+    )
+    error_message = models.TextField(blank=True, default="")
+    result = models.JSONField(null=True, blank=True)  # relayml.explain.Explanation.to_dict()
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["file", "artifact_type", "start_ms", "end_ms"], name="one_explanation_per_span"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"explanation of {self.artifact_type} {self.start_ms}-{self.end_ms} ms ({self.status})"
 
 
 class ClassificationState(models.TextChoices):

@@ -10,26 +10,30 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from datasets.tasks import decode_limits
 from inference import services
 from inference.models import VERDICT, FileStatus, InferenceFile, InferenceJob
-from relayml.infer import InferenceCancelled, analyse_files
-from relayml.model import Detector
-from relayml.speech import DEFAULT_MODEL, Recogniser
-from relayml.train import pick_device
 from relayweb import jobs, storage
 from training.builtin import model_file
 from training.models import DetectorModel
+
+if TYPE_CHECKING:
+    from relayml.model import Detector
+    from relayml.speech import Recogniser
 
 log = logging.getLogger(__name__)
 CANCEL_CHECK_EVERY_S = 2.0
 
 
 def run_job(job_id: str) -> str:
-    """Process every queued file of the job, including files confirmed while it runs."""
+    """Process every queued file of the job, including files confirmed while it runs.
+
+    A job gets one task per confirmed file, and the first to run usually processes them all: the
+    others end here, before torch is imported (a second and a half per task otherwise)."""
     job = InferenceJob.objects.filter(pk=job_id).first()
     if job is None or job.cancel_requested:
         return "nothing to do"
@@ -37,6 +41,10 @@ def run_job(job_id: str) -> str:
     if not files:
         services.settle(job_id)
         return "nothing queued"
+    from relayml.infer import InferenceCancelled
+    from relayml.model import Detector
+    from relayml.train import pick_device
+
     held = [f.id for f in files]  # what the heartbeat speaks for; the batch in hand
     with jobs.heartbeat(services.INFERENCE, lambda: held):
         model = None
@@ -66,11 +74,15 @@ def run_job(job_id: str) -> str:
 
 
 def recogniser_for(job: InferenceJob, device: str) -> Callable[[], Recogniser]:
+    from relayml.speech import DEFAULT_MODEL, Recogniser
+
     name = job.config.get("speech_model") or DEFAULT_MODEL
     return lambda: Recogniser(name, Path(settings.RELAY_DATA_DIR) / "speech-models", device)
 
 
 def process(job: InferenceJob, detector: Detector | None, files: list[InferenceFile], device: str) -> int:
+    from relayml.infer import analyse_files
+
     by_id = {str(f.id): f for f in files}
     last_check = [time.monotonic()]
 
@@ -172,3 +184,43 @@ def classify_finished(task) -> None:
     from inference import classifications
 
     classifications.record_failure(task.args[0], f"stopped: {jobs.task_reason(task)}")
+
+
+def explain(explanation_id: str) -> str:
+    """An explanation of a detection: claim it, run relayml.explain on the file, save the result."""
+    from inference import explanations
+    from inference.models import Explanation
+    from relayml.explain import explain_detection
+    from relayml.model import Detector
+
+    attempt = jobs.claim(explanations.EXPLANATION, explanation_id)
+    if attempt is None:
+        return "nothing to do"
+    e = Explanation.objects.select_related("file__job").get(pk=explanation_id)
+    try:
+        model = DetectorModel.objects.filter(pk=e.file.job.model_id).first()
+        if model is None:
+            raise ValueError("the model was deleted")
+        with (
+            jobs.heartbeat(explanations.EXPLANATION, [explanation_id]),
+            storage.local_copy(e.file.s3_key) as path,
+        ):
+            detector = Detector.load(model_file(model))
+            found = explain_detection(
+                detector, str(path), e.artifact_type, e.start_ms, e.end_ms, decode_limits()
+            )
+    except Exception as exc:  # a file that no longer decodes, a span past its end: the reason is kept
+        log.info("explanation %s failed", explanation_id, exc_info=True)
+        explanations.record_failure(explanation_id, jobs.reason(exc))
+        return "failed"
+    explanations.record_result(explanation_id, attempt, found.to_dict())
+    return "done"
+
+
+def explain_finished(task) -> None:
+    """django-q2 hook: a task killed for its timeout (or crashed) leaves its explanation failed."""
+    if task.success or not task.args:
+        return
+    from inference import explanations
+
+    explanations.record_failure(task.args[0], f"stopped: {jobs.task_reason(task)}")

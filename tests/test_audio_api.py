@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
+import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from datasets import tasks
@@ -23,6 +24,8 @@ def ask_upload_url(api, dataset, data: bytes, filename="take 1.wav"):
 
 def post_to_upload_url(ticket: dict, data: bytes, filename="take 1.wav"):
     url = urlparse(ticket["upload_url"])
+    if url.netloc != "testserver":  # S3 storage: a presigned POST straight to the bucket
+        return requests.post(ticket["upload_url"], data=ticket["fields"], files={"file": (filename, data)})
     payload = {**ticket["fields"], "file": SimpleUploadedFile(filename, data)}
     return api_client(None).post(f"{url.path}?{url.query}", payload, format="multipart")
 

@@ -3,6 +3,7 @@
 // run), so moving the slider updates the regions at once; type and confidence filters are local.
 import RegionsPlugin from "../vendor/wavesurfer.js/plugins/regions.esm.js";
 import { api } from "./api.js";
+import { explain } from "./explain.js";
 import { qualityScore } from "./inference-stats.js";
 import { Transcript } from "./transcript.js";
 import { createWaveform, formatTime, loadPeaks, tint } from "./waveform.js";
@@ -69,6 +70,19 @@ function renderList() {
     const cells = [d.artifact_type, formatTime(d.start_ms / 1000), formatTime(d.end_ms / 1000),
       `${d.end_ms - d.start_ms} ms`, `${Math.round(d.confidence * 100)}%`];
     for (const text of cells) row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    const action = document.createElement("td");
+    if (d.source === "model") {
+      const button = Object.assign(document.createElement("button"), { type: "button", textContent: "Explain" });
+      button.className = "secondary explain";
+      button.title = "Which time-frequency cells drove this score";
+      button.addEventListener("click", (e) => {
+        e.stopPropagation();
+        go(i);
+        explain(fileUrl, d, $("explanation"));
+      });
+      action.append(button);
+    }
+    row.append(action);
     row.addEventListener("click", () => go(i));
     body.append(row);
   });
