@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from datasets.api import SignedUploadView, direct_upload, peaks_response, validated
 from datasets.uploads import too_large, uploaded_files
 from inference import explanations, exports, review, services, speech_results
-from inference.models import ARTIFACTS, ExplanationStatus, FileStatus, InferenceFile, InferenceJob, JobStatus
+from inference.models import ARTIFACTS, FileStatus, InferenceFile, InferenceJob, JobStatus, WorkState
 from inference.serializers import (
     MAX_EMBEDDED_FILES,
     ExportItemSerializer,
@@ -294,9 +294,9 @@ class FileExplainView(GenericAPIView):
         start_ms = query_int(request, "start_ms", 0, 0, 24 * 3600 * 1000)
         end_ms = query_int(request, "end_ms", 0, 0, 24 * 3600 * 1000)
         found = explanations.explanation_for(f, job, artifact_type, start_ms, end_ms)
-        if found.status == ExplanationStatus.DONE:
+        if found.status == WorkState.DONE:
             return Response(found.result)
-        if found.status == ExplanationStatus.FAILED:
+        if found.status == WorkState.ERRORED:
             raise Conflict(f"The explanation could not be computed: {found.error_message}")
         waiting = Response(
             {"status": found.status, "detail": "Being computed on the inference queue"}, status=202

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from inference.models import Classification, ClassificationState
+from inference.models import Classification, WorkState
 from relayweb import jobs, storage, webhooks
 from relayweb.errors import Unprocessable
 from relayweb.models import WebhookEvent
@@ -71,7 +71,7 @@ def record_result(pk, attempt: int, result: dict) -> bool:
     """Save a verdict; only the claim that still holds the row may (a worker presumed dead keeps out)."""
     with transaction.atomic():
         saved = jobs.current(CLASSIFICATION, pk, attempt).update(
-            state=ClassificationState.DONE, result=result, duration_ms=result.get("duration_ms"),
+            state=WorkState.DONE, result=result, duration_ms=result.get("duration_ms"),
             model_name=MODEL_NAME, api_version=API_VERSION, errors="", completed_at=timezone.now(),
         )  # fmt: skip
         if saved:
@@ -83,8 +83,8 @@ def record_failure(pk, message: str) -> None:
     with transaction.atomic():
         if (
             Classification.objects.filter(pk=pk)
-            .exclude(state=ClassificationState.DONE)
-            .update(state=ClassificationState.ERRORED, errors=message[:2000], completed_at=timezone.now())
+            .exclude(state=WorkState.DONE)
+            .update(state=WorkState.ERRORED, errors=message[:2000], completed_at=timezone.now())
         ):
             announce(pk)
 
@@ -117,7 +117,7 @@ def override(c: Classification, classification: str | None, reason: str, who: st
 
 
 def api_status(c: Classification) -> str:
-    return {ClassificationState.DONE: "done", ClassificationState.ERRORED: "errored"}.get(c.state, "new")
+    return {WorkState.DONE: "done", WorkState.ERRORED: "errored"}.get(c.state, "new")
 
 
 CLASSIFICATION = jobs.register(
@@ -125,8 +125,8 @@ CLASSIFICATION = jobs.register(
         name="classification",
         model="inference.Classification",
         status_field="state",
-        queued=ClassificationState.QUEUED,
-        running=(ClassificationState.RUNNING,),
+        queued=WorkState.QUEUED,
+        running=(WorkState.RUNNING,),
         requeue=requeue,
         fail=record_failure,
         queue=settings.RELAY_INFERENCE_QUEUE,

@@ -14,10 +14,10 @@ from django.utils import timezone
 from inference.models import (
     ARTIFACTS,
     Explanation,
-    ExplanationStatus,
     FileStatus,
     InferenceFile,
     InferenceJob,
+    WorkState,
 )
 from relayweb import jobs
 from relayweb.errors import Conflict, Unprocessable
@@ -78,14 +78,14 @@ def enqueue(ids: list) -> None:
 def record_result(pk, attempt: int, result: dict) -> bool:
     return bool(
         jobs.current(EXPLANATION, pk, attempt).update(
-            status=ExplanationStatus.DONE, result=result, finished_at=timezone.now()
+            status=WorkState.DONE, result=result, finished_at=timezone.now()
         )
     )
 
 
 def record_failure(pk, message: str) -> None:
-    Explanation.objects.filter(pk=pk).exclude(status=ExplanationStatus.DONE).update(
-        status=ExplanationStatus.FAILED, error_message=message[:2000], finished_at=timezone.now()
+    Explanation.objects.filter(pk=pk).exclude(status=WorkState.DONE).update(
+        status=WorkState.ERRORED, error_message=message[:2000], finished_at=timezone.now()
     )
 
 
@@ -94,8 +94,8 @@ EXPLANATION = jobs.register(
         name="explanation",
         model="inference.Explanation",
         status_field="status",
-        queued=ExplanationStatus.QUEUED,
-        running=(ExplanationStatus.RUNNING,),
+        queued=WorkState.QUEUED,
+        running=(WorkState.RUNNING,),
         requeue=enqueue,
         fail=record_failure,
         noun="explanation",

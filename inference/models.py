@@ -108,11 +108,13 @@ class InferenceFile(models.Model):
         return f"{self.original_filename} ({self.status})"
 
 
-class ExplanationStatus(models.TextChoices):
+class WorkState(models.TextChoices):
+    """A unit of work's state under the job lifecycle (relayweb/jobs.py): classifications, explanations."""
+
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
-    FAILED = "failed"
+    ERRORED = "errored"
 
 
 class Explanation(models.Model):
@@ -124,9 +126,7 @@ class Explanation(models.Model):
     artifact_type = models.CharField(max_length=50)
     start_ms = models.PositiveIntegerField()
     end_ms = models.PositiveIntegerField()
-    status = models.CharField(
-        max_length=16, choices=ExplanationStatus.choices, default=ExplanationStatus.QUEUED
-    )
+    status = models.CharField(max_length=16, choices=WorkState.choices, default=WorkState.QUEUED)
     error_message = models.TextField(blank=True, default="")
     result = models.JSONField(null=True, blank=True)  # relayml.explain.Explanation.to_dict()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -145,13 +145,6 @@ class Explanation(models.Model):
         return f"explanation of {self.artifact_type} {self.start_ms}-{self.end_ms} ms ({self.status})"
 
 
-class ClassificationState(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    ERRORED = "errored"
-
-
 class Classification(models.Model):
     """One audio file's synthetic-or-human verdict (seed 004). `state` is the job lifecycle's
     (relayweb/jobs.py); the API's `status` is seed 004's: new (queued or running), done, errored."""
@@ -164,9 +157,7 @@ class Classification(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     original_path = models.CharField(max_length=500, blank=True, default="")
     duration_ms = models.IntegerField(null=True, blank=True)
-    state = models.CharField(
-        max_length=16, choices=ClassificationState.choices, default=ClassificationState.QUEUED
-    )
+    state = models.CharField(max_length=16, choices=WorkState.choices, default=WorkState.QUEUED)
     errors = models.TextField(blank=True, default="")
     model_name = models.CharField(max_length=100, blank=True, default="")
     api_version = models.CharField(max_length=20, blank=True, default="")
