@@ -29,6 +29,7 @@ from inference.serializers import (
     InferenceJobCreateSerializer,
     InferenceJobSerializer,
     InferenceUploadResultSerializer,
+    InputNameSerializer,
     PostprocessSerializer,
     first_files,
 )
@@ -161,7 +162,12 @@ class FileUploadUrlView(GenericAPIView):
         if data["file_size_bytes"] > settings.RELAY_MAX_UPLOAD_BYTES:
             raise too_large(settings.RELAY_MAX_UPLOAD_BYTES)
         f = services.create_file(
-            job, data["filename"], data["content_type"], data["file_size_bytes"], data["expected_text"]
+            job,
+            data["filename"],
+            data["content_type"],
+            data["file_size_bytes"],
+            data["expected_text"],
+            data.get("input_name", ""),
         )
         url, fields = direct_upload(request, f, f.s3_key, data["file_size_bytes"], UPLOAD_PREFIX, UPLOAD_SALT)
         return Response(
@@ -215,10 +221,28 @@ class FileListView(GenericAPIView):
         job = get_job(request, job_id)
         uploads = uploaded_files(request)
         texts = scripts_for(request, [storage.sanitize_filename(u.name) for u in uploads])
+        names = input_names_for(request, len(uploads))
         with transaction.atomic():
-            created = [services.upload_and_queue(job, u, t) for u, t in zip(uploads, texts, strict=True)]
+            created = [
+                services.upload_and_queue(job, u, t, n) for u, t, n in zip(uploads, texts, names, strict=True)
+            ]
         data = InferenceFileSerializer(created, many=True).data
         return Response({"created": len(created), "items": data}, status=status.HTTP_201_CREATED)
+
+
+def input_names_for(request, count: int) -> list[str]:
+    """The multipart upload's `input_name` fields, one per file in order ("" each when none)."""
+    given = request.data.getlist("input_name") if hasattr(request.data, "getlist") else []
+    if not given:
+        return [""] * count
+    if len(given) != count:
+        raise Unprocessable(
+            ["body", "input_name"], f"{len(given)} input_name field(s) for {count} file(s): send one per file"
+        )
+    names = [validated(InputNameSerializer, {"input_name": name})["input_name"] for name in given]
+    if len(set(names)) != len(names):
+        raise Unprocessable(["body", "input_name"], "each file needs an input name of its own")
+    return names
 
 
 class FileDetailView(GenericAPIView):

@@ -1,12 +1,13 @@
 """A job's results keyed by input name, in seed 003's shape (`../shared/api-contract.md`, Job
 results by input name): available while the job runs, each input with its status, engine and timing.
 
-Input names are the uploaded file names, unique within a job: a second `take.wav` is `take.wav (2)`
-(in upload order, so a name never moves to another file)."""
+Input names are the client's `input_name` where one was given (unique within the job), else the
+uploaded file names: a second `take.wav` is `take.wav (2)` (in upload order, and a name a client
+chose is refused when a file already has it, so a name never moves to another file)."""
 
 from __future__ import annotations
 
-from inference.models import FileStatus, InferenceFile, InferenceJob, JobStatus
+from inference.models import Explanation, FileStatus, InferenceFile, InferenceJob, JobStatus, WorkState
 
 STATUS = {
     FileStatus.PENDING: "FETCHING_DATA",
@@ -19,12 +20,21 @@ FINISHED = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
 
 
 def input_names(files: list[InferenceFile]) -> list[str]:
+    """Each file's input name, in upload order: the client's `input_name`, else the file name (a
+    second `take.wav` is `take.wav (2)`, never a name a client chose)."""
+    chosen = {f.input_name for f in files if f.input_name}
     seen: dict[str, int] = {}
     names = []
     for f in files:
-        seen[f.original_filename] = seen.get(f.original_filename, 0) + 1
-        n = seen[f.original_filename]
-        names.append(f.original_filename if n == 1 else f"{f.original_filename} ({n})")
+        if f.input_name:
+            names.append(f.input_name)
+            continue
+        base = f.original_filename
+        n = seen.get(base, 0) + 1
+        while (name := base if n == 1 else f"{base} ({n})") in chosen:
+            n += 1
+        seen[base] = n
+        names.append(name)
     return names
 
 
@@ -74,7 +84,8 @@ def job_document(job: InferenceJob) -> dict:
         "finished": job.status in FINISHED and not any(f.status in (FileStatus.QUEUED, FileStatus.PROCESSING)
                                                        for f in files),
         "submittedByKey": job.submitted_by_key or None,
-        "explained": False,
+        # Whether any of its detections has been explained (`…/files/{id}/explain`).
+        "explained": Explanation.objects.filter(file__job=job, status=WorkState.DONE).exists(),
         "results": results,
         "failures": failures,
     }  # fmt: skip

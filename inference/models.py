@@ -99,10 +99,19 @@ class InferenceFile(models.Model):
     # The job lifecycle (relayweb.jobs): claims so far, and the running worker's last sign of life.
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The client's name for it in seed 003's results (inference/job_results.py); "" uses the file name.
+    input_name = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["job", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "input_name"],
+                condition=~models.Q(input_name=""),
+                name="one_input_name_per_job",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.status})"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import orjson
 from django.db.models import F, TextField, Window
 from django.db.models.functions import Cast, RowNumber
@@ -196,7 +198,21 @@ def file_dict(row: tuple) -> dict:
     }  # fmt: skip
 
 
-class FileUploadUrlSerializer(ExpectedTextSerializer):
+def plain_name(value: str) -> str:
+    """Input names appear in result URLs (`…/results/{input_name}`): no slash, no control characters."""
+    if "/" in value or any(unicodedata.category(c)[0] == "C" for c in value):
+        raise serializers.ValidationError("an input name may not hold '/' or control characters")
+    return value
+
+
+class InputNameSerializer(serializers.Serializer):
+    input_name = serializers.CharField(
+        min_length=1, max_length=500, required=False, trim_whitespace=False, validators=[plain_name],
+        help_text="its name in the job's results by input name, unique in the job (default: the file name)",
+    )  # fmt: skip
+
+
+class FileUploadUrlSerializer(ExpectedTextSerializer, InputNameSerializer):
     filename = serializers.CharField(min_length=1, max_length=500, trim_whitespace=False)
     file_size_bytes = serializers.IntegerField(min_value=1, max_value=MAX_FILE_BYTES)
     content_type = serializers.CharField(max_length=100, required=False, default="audio/wav")

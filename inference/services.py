@@ -9,11 +9,12 @@ already produced.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from datasets import uploads
+from inference import job_results
 from inference.models import (
     ARTIFACTS,
     DONE,
@@ -80,13 +81,27 @@ def ensure_open(job: InferenceJob) -> None:
 
 
 def create_file(
-    job: InferenceJob, filename: str, content_type: str, size: int | None, expected_text: str = ""
+    job: InferenceJob,
+    filename: str,
+    content_type: str,
+    size: int | None,
+    expected_text: str = "",
+    input_name: str = "",
 ) -> InferenceFile:
+    """A file of the job; `input_name` (the client's name for it in the results by input name) must
+    name no other input of the job, the ones named after their files included (409)."""
     ensure_open(job)
-    f = InferenceFile(job=job, original_filename=storage.sanitize_filename(filename))
+    f = InferenceFile(job=job, original_filename=storage.sanitize_filename(filename), input_name=input_name)
     f.content_type, f.declared_size, f.expected_text = content_type[:100], size, expected_text
     f.s3_key = original_key(f)
-    f.save()
+    taken = Conflict(f"input_name {input_name!r} already names an input of this job")
+    if input_name and input_name in job_results.input_names(list(job.files.order_by("created_at", "id"))):
+        raise taken
+    try:
+        with transaction.atomic():
+            f.save()
+    except IntegrityError:  # the same name given twice at once
+        raise taken from None
     return f
 
 
@@ -117,9 +132,11 @@ def confirm(f: InferenceFile) -> InferenceFile:
     return f
 
 
-def upload_and_queue(job: InferenceJob, uploaded, expected_text: str = "") -> InferenceFile:
+def upload_and_queue(
+    job: InferenceJob, uploaded, expected_text: str = "", input_name: str = ""
+) -> InferenceFile:
     content_type = getattr(uploaded, "content_type", "") or ""
-    f = create_file(job, uploaded.name, content_type, uploaded.size, expected_text)
+    f = create_file(job, uploaded.name, content_type, uploaded.size, expected_text, input_name)
     store_upload(f, uploaded)
     return confirm(f)
 

@@ -53,9 +53,10 @@ def test_the_production_stack_ingests_and_infers_through_redis_and_the_bucket(
     assert ready["processing_status"] == "ready", ready["error_message"]
 
     job = relay.inference.create(str(model.id))
-    relay.inference.upload(job["id"], clip)
+    relay.inference.upload(job["id"], clip, input_name="release-7/take-1".replace("/", ":"))
     done = relay.inference.wait(job["id"], timeout=180)
     assert done["status"] == "completed"
+    assert relay.inference.job_results(job["id"])["results"]["release-7:take-1"]["status"] == "SUCCESSFUL"
     [f] = relay.inference.files(job["id"])
     assert f["status"] == "completed" and f["duration_ms"] == ready["duration_ms"]
 

@@ -88,6 +88,7 @@ def test_explain_is_queued_then_answers_the_mask_in_seed_003s_shape(
     with django_capture_on_commit_callbacks() as queued:
         first = api.get(url)
     assert first.status_code == 202 and first.json()["status"] == "queued" and len(queued) == 1
+    assert api.get(f"/api/v1/inference-jobs/{job.id}/results").json()["explained"] is False
     assert api.get(url).status_code == 202  # asked again: the same explanation, not a second
     [explanation] = Explanation.objects.all()
     assert inference_tasks.explain(str(explanation.pk)) == "done"
@@ -101,6 +102,7 @@ def test_explain_is_queued_then_answers_the_mask_in_seed_003s_shape(
     assert sum(e["maskRLE"]) == e["dimensions"]["height"] * e["dimensions"]["width"]
     frames = active_ms(e["maskRLE"], 64, e["dimensions"]["width"], e["start_ms"], e["frame_ms"])
     assert frames and all(abs(ms - CLICK_MS) <= NEAR_MS for ms in frames)
+    assert api.get(f"/api/v1/inference-jobs/{job.id}/results").json()["explained"] is True
 
 
 @pytest.mark.django_db

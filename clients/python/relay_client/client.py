@@ -308,15 +308,19 @@ class Inference(Group):
         path: str | os.PathLike[str],
         *,
         expected_text: str | None = None,
+        input_name: str | None = None,
         progress: Progress | None = None,
     ) -> t.InferenceFile:
-        """One file through a signed URL, then confirmed: it is queued for the inference workers."""
+        """One file through a signed URL, then confirmed: it is queued for the inference workers.
+        `input_name` names it in `job_results` (seed 003's results by input name), else its file name."""
         file = Path(path)
-        body = {
+        body: dict[str, Any] = {
             "filename": file.name,
             "file_size_bytes": file.stat().st_size,
             "content_type": content_type_of(file),
         }
+        if input_name is not None:
+            body["input_name"] = input_name
         ticket = signed_upload(
             self.http, f"inference-jobs/{job_id}/files", body, expected_text, file, progress
         )
