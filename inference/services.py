@@ -273,6 +273,9 @@ def record_result(
         saved = save_result(f, duration_ms, frames, frame_ms)
         if saved:
             announce_file(f.pk, WebhookEvent.INFERENCE_FILE_COMPLETED)
+    if saved:
+        # The last file's result completes the job at once, not when its task gets round to it.
+        settle(f.job_id)
 
 
 def file_verdict(job: InferenceJob, verdict: dict) -> dict:

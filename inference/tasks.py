@@ -109,7 +109,7 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
         )
         for result in results:
             if result.error:
-                services.record_failure(result.key, result.error)
+                services.fail_and_settle(result.key, result.error)
                 continue
             f = by_id[result.key]
             verdict = None

@@ -6,6 +6,7 @@ import io
 import json
 import uuid
 import zipfile
+from pathlib import Path
 
 import pytest
 import requests
@@ -332,7 +333,6 @@ def test_files_embedded_in_jobs_read_exactly_as_the_files_endpoint_writes_them(a
 def test_inference_never_waits_behind_a_training_run(api, model, gpu_worker, tmp_path):
     """The training queue's one worker is busy for minutes; a job on the inference queue still
     completes, on the same (GPU) machine, meanwhile."""
-    from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
     marker = tmp_path / "training-busy"
@@ -348,7 +348,8 @@ def test_inference_never_waits_behind_a_training_run(api, model, gpu_worker, tmp
     url = f"/api/v1/inference-jobs/{job['id']}"
     done = wait_for(lambda: (j := api.get(url).json())["status"] == "completed" and j, timeout=120)
     assert done["files"][0]["status"] == "completed"
-    assert get_broker("training").lock_size() == 1  # the training worker still holds its task
+    # The training task is still running (its process is alive), whatever the broker.
+    assert Path(f"/proc/{marker.read_text()}").exists()
 
 
 def test_input_names_are_the_file_names_made_unique_in_upload_order():
