@@ -36,9 +36,14 @@ from training.models import DetectorModel
 CANCELLED_MESSAGE = "cancelled before it was processed"
 
 
+def job_prefix(job_id) -> str:
+    """Where a job's files are stored (relayweb.storage keys)."""
+    return f"inference/{job_id}"
+
+
 def file_prefix(f: InferenceFile) -> str:
-    """Where a file's original, scores and peaks are stored (relayweb.storage keys)."""
-    return f"inference/{f.job_id}/{f.id}"
+    """Where a file's original, scores and peaks are stored."""
+    return storage.join(job_prefix(f.job_id), str(f.id))
 
 
 def original_key(f: InferenceFile) -> str:
@@ -442,6 +447,6 @@ def with_counts(jobs):
 
 
 def delete_job(job: InferenceJob) -> None:
-    prefix = f"inference/{job.id}"
+    prefix = job_prefix(job.id)
     job.delete()
     transaction.on_commit(lambda: storage.delete_tree(prefix))

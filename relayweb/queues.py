@@ -15,28 +15,19 @@ INGEST, TRAINING, INFERENCE = QUEUES = ("ingest", "training", "inference")
 UNSERVED_AFTER_S = 60
 
 
-def depth(queue: str | None = None) -> dict:
-    """Tasks waiting (and running) in one queue, or in all, and how long the oldest has waited."""
+def depth(queue: str) -> dict:
+    """Tasks waiting and running in one queue, and how long its oldest has waited."""
     from django.conf import settings
 
-    if settings.RELAY_BROKER_URL:
-        names = QUEUES if queue is None else (queue,)
-        found = [redis_depth(name) for name in names]
-        ages = [q["oldest_queued_age_s"] for q in found if q["oldest_queued_age_s"] is not None]
-        return {
-            "queued_tasks": sum(q["queued_tasks"] for q in found),
-            "running_tasks": sum(q["running_tasks"] for q in found),
-            "oldest_queued_age_s": max(ages) if ages else None,
-        }
-    return orm_depth(queue)
+    return redis_depth(queue) if settings.RELAY_BROKER_URL else orm_depth(queue)
 
 
-def orm_depth(queue: str | None) -> dict:
+def orm_depth(queue: str) -> dict:
     """The database broker: a message a worker holds is locked until its retry time."""
     from django_q.models import OrmQ
 
     now = timezone.now()
-    rows = OrmQ.objects.all() if queue is None else OrmQ.objects.filter(key=queue)
+    rows = OrmQ.objects.filter(key=queue)
     waiting = rows.filter(lock__lte=now)
     oldest = waiting.order_by("lock").values_list("lock", flat=True).first()
     return {
@@ -76,7 +67,16 @@ def broker_name() -> str:
 
 
 def stats() -> dict:
-    return {"broker": broker_name(), **depth(), "queues": {name: depth(name) for name in QUEUES}}
+    """Every queue's depth, and the totals over them (each queue asked once)."""
+    per_queue = {name: depth(name) for name in QUEUES}
+    ages = [q["oldest_queued_age_s"] for q in per_queue.values() if q["oldest_queued_age_s"] is not None]
+    return {
+        "broker": broker_name(),
+        "queued_tasks": sum(q["queued_tasks"] for q in per_queue.values()),
+        "running_tasks": sum(q["running_tasks"] for q in per_queue.values()),
+        "oldest_queued_age_s": max(ages) if ages else None,
+        "queues": per_queue,
+    }
 
 
 def waiting_note(queue: str) -> str:

@@ -40,7 +40,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
     return start, end
 
 
-def stored_file_response(request, key: str, content_type: str, filename: str) -> HttpResponse:
+def stored_file_response(
+    request, key: str, content_type: str, filename: str, disposition: str = "inline"
+) -> HttpResponse:
     """A stored file (relayweb.storage, local or in the bucket) with Range support; 404 when the
     bytes are missing. Streamed through this server from either storage, so access stays ours."""
     size = storage.size(key)
@@ -62,6 +64,6 @@ def stored_file_response(request, key: str, content_type: str, filename: str) ->
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
     response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -10,13 +10,13 @@ datasets/<dataset_id>/audio/<audio_id>/original      the uploaded bytes, untouch
 datasets/<dataset_id>/audio/<audio_id>/canonical.wav 16 kHz mono PCM
 datasets/<dataset_id>/audio/<audio_id>/peaks.npy     waveform min/max pairs (int8)
 datasets/<dataset_id>/audio/<audio_id>/features.npy  log-mel and detail features (float16)
-inference/<job_id>/<file_id>/{original,scores.npy,peaks.npy}
+inference/<job_id>/<file_id>/{original,scores.u8,peaks.npy}
 classifications/<team_id>/<id>/original
 models/<model_id>/model.pt
 
 relayml works on local paths. A worker reads an object through `local_copy` (a scratch copy with
-S3; the file itself locally) and writes a folder of results through `output_dir` (uploaded when the
-block succeeds). Scratch copies live under RELAY_DATA_DIR/tmp/scratch; a killed worker's are swept.
+S3; the file itself locally) and writes a folder of results through `output_dir`, whose `publish`
+stores them. Scratch copies live under RELAY_DATA_DIR/tmp/scratch; a killed worker's are swept.
 
 The client's file name never reaches the file system: it is only stored, sanitised, in the row.
 """
@@ -134,23 +134,31 @@ def _client():
 # --- reading -----------------------------------------------------------------------------------
 
 
+def missing(error: Exception) -> bool:
+    """Whether a boto3 error says the object is not there (HEAD answers 404, GET NoSuchKey)."""
+    from botocore.exceptions import ClientError
+
+    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+def head(key: str) -> dict | None:
+    """The bucket's HEAD of the object (size, ETag), or None when there is none (S3 only)."""
+    try:
+        return _client().head_object(Bucket=bucket().bucket_name, Key=object_key(key))
+    except Exception as error:
+        if missing(error):
+            return None
+        raise
+
+
 def size(key: str) -> int | None:
     """The stored object's size in bytes, or None when there is none."""
     if not is_s3():
         path = absolute(key)
         return path.stat().st_size if path.is_file() else None
-    from botocore.exceptions import ClientError
-
-    try:
-        return _client().head_object(Bucket=bucket().bucket_name, Key=object_key(key))["ContentLength"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-
-
-def exists(key: str) -> bool:
-    return size(key) is not None
+    found = head(key)
+    return None if found is None else found["ContentLength"]
 
 
 def names(prefix: str) -> list[str]:
@@ -184,13 +192,6 @@ def read_span(key: str, start: int, length: int) -> Iterator[bytes]:
                 return
             length -= len(chunk)
             yield chunk
-
-
-def read_bytes(key: str) -> bytes:
-    """A small object's bytes (peaks, scores): whole, in memory."""
-    if is_s3():
-        return _client().get_object(Bucket=bucket().bucket_name, Key=object_key(key))["Body"].read()
-    return absolute(key).read_bytes()
 
 
 def scratch_root() -> Path:
@@ -238,9 +239,12 @@ def local_copies(keys: list[str]) -> Iterator[list[Path]]:
 
 def download(key: str, path: Path) -> bool:
     """Copy an object to a local file (S3 only); False when there is no such object."""
-    if size(key) is None:
-        return False
-    bucket().bucket.download_file(object_key(key), str(path))
+    try:
+        bucket().bucket.download_file(object_key(key), str(path))
+    except Exception as error:
+        if missing(error):
+            return False
+        raise
     return True
 
 
@@ -353,11 +357,12 @@ def delete_tree(prefix: str, keep: tuple[str, ...] = ()) -> None:
     """Every object under `prefix/` but those named in `keep` (directly under it)."""
     if not is_s3():
         folder = absolute(prefix)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            return
         for path in folder.iterdir() if folder.is_dir() else ():
             if path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        if not keep:
-            shutil.rmtree(folder, ignore_errors=True)
         return
     root = object_key(prefix) + "/"
     kept = {root + name for name in keep}
@@ -378,7 +383,7 @@ def presigned_post(key: str, max_bytes: int) -> tuple[str, dict]:
     """A presigned POST that lets a client put at most `max_bytes` at exactly `key` in the bucket.
 
     The policy's size range is advisory on servers that do not enforce it (moto): confirming an
-    upload checks the object's size itself (`uploaded_size`).
+    upload checks the object's size itself (datasets.uploads.checked_direct_upload).
     """
     conditions: list = [["content-length-range", 0, max_bytes]]
     post = _client().generate_presigned_post(
@@ -403,16 +408,11 @@ def cached_copy(key: str) -> Path | None:
     if not is_s3():
         path = absolute(key)
         return path if path.is_file() else None
-    from botocore.exceptions import ClientError
-
-    try:
-        head = _client().head_object(Bucket=bucket().bucket_name, Key=object_key(key))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
+    found = head(key)
+    if found is None:
+        return None
     root = cache_root()
-    name = hashlib.sha256(f"{key}\0{head['ETag']}".encode()).hexdigest()[:32] + Path(key).suffix
+    name = hashlib.sha256(f"{key}\0{found['ETag']}".encode()).hexdigest()[:32] + Path(key).suffix
     path = root / name
     if not path.is_file():
         temporary = root / f".{name}.{os.getpid()}.part"
@@ -430,8 +430,9 @@ def cache_root() -> Path:
 
 
 def evict(root: Path, limit_bytes: int) -> None:
-    files = sorted((p.stat().st_mtime, p.stat().st_size, p) for p in root.iterdir() if p.is_file())
-    total = sum(size for _, size, _ in files)
+    stats = [(p.stat(), p) for p in root.iterdir() if p.is_file()]
+    files = sorted((st.st_mtime, st.st_size, p) for st, p in stats)
+    total = sum(bytes_ for _, bytes_, _ in files)
     for _, size_bytes, path in files[:-1]:  # never the newest: it was just fetched for use
         if total <= limit_bytes:
             return

@@ -26,17 +26,9 @@ def this_worker() -> str:
 
 def beat(queue: str) -> None:
     now = timezone.now()
-    host = socket.gethostname()[:200]
+    seen = {"last_seen_at": now, "queue": queue, "host": socket.gethostname()[:200], "pid": os.getpid()}
     Worker.objects.update_or_create(
-        name=this_worker(),
-        defaults={"last_seen_at": now, "queue": queue, "host": host, "pid": os.getpid()},
-        create_defaults={
-            "last_seen_at": now,
-            "queue": queue,
-            "host": host,
-            "pid": os.getpid(),
-            "started_at": now,
-        },
+        name=this_worker(), defaults=seen, create_defaults={**seen, "started_at": now}
     )
 
 

@@ -131,9 +131,9 @@ class ModelDownloadView(GenericAPIView):
         model = get_model(request, model_id)
         filename = f"relay-model-{model.id}.pt"
         if not model.is_builtin:
-            response = stored_file_response(request, model.file_path, "application/octet-stream", filename)
-            response["Content-Disposition"] = response["Content-Disposition"].replace("inline", "attachment")
-            return response
+            return stored_file_response(
+                request, model.file_path, "application/octet-stream", filename, disposition="attachment"
+            )
         path = builtin.model_file(model)
         if not path.exists():
             raise Http404("Model file is missing from storage")
