@@ -25,10 +25,28 @@ class Dataset(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def event_types(self):
+        return self.artifact_types.filter(kind=LabelKind.EVENT)
+
+    def clip_classes(self):
+        return self.artifact_types.filter(kind=LabelKind.CLASS)
+
+
+class LabelKind(models.TextChoices):
+    """What an annotation of the type marks: an artifact event (what detectors learn) or the class
+    of a whole file or a segment (what clip classifiers learn; e.g. human / artificial)."""
+
+    EVENT = "event"
+    CLASS = "class"
+
 
 class ArtifactType(models.Model):
+    """An artifact type or a clip class of a dataset: one name space, so an annotation's type name
+    always says which (a class and a type cannot share a name)."""
+
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="artifact_types")
     name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=LabelKind.choices, default=LabelKind.EVENT)
     description = models.TextField(blank=True, default="")
     color = models.CharField(max_length=7)
     position = models.PositiveIntegerField(default=0)

@@ -6,7 +6,7 @@ import uuid
 
 from rest_framework import serializers
 
-from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset, ProcessingStatus
+from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset, LabelKind, ProcessingStatus
 from relayweb.scripts import ExpectedTextSerializer
 from relayweb.serializers import DirectModelSerializer
 
@@ -33,11 +33,11 @@ class ArtifactTypeSerializer(serializers.Serializer):
         return data
 
 
-def check_unique_names(types: list[dict]) -> list[dict]:
+def check_unique_names(types: list[dict], noun: str = "artifact type") -> list[dict]:
     seen: set[str] = set()
     errors: list[dict] = []
     for item in types:
-        errors.append({"name": ["duplicate artifact type name"]} if item["name"] in seen else {})
+        errors.append({"name": [f"duplicate {noun} name"]} if item["name"] in seen else {})
         seen.add(item["name"])
     if any(errors):
         raise serializers.ValidationError(errors, code="unique")
@@ -47,24 +47,52 @@ def check_unique_names(types: list[dict]) -> list[dict]:
 class DatasetWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    artifact_types = ArtifactTypeSerializer(many=True, allow_empty=False)
+    artifact_types = ArtifactTypeSerializer(many=True, allow_empty=True)
+    # Ours: the classes a clip classifier learns (training task "classification"); files or
+    # segments are labelled with them in annotation sets like any annotation.
+    clip_classes = ArtifactTypeSerializer(many=True, required=False, max_length=100)
 
     def validate_artifact_types(self, value):
         return check_unique_names(value)
 
+    def validate_clip_classes(self, value):
+        return check_unique_names(value, "clip class")
+
+    def validate(self, data):
+        events, classes = data.get("artifact_types"), data.get("clip_classes")
+        if not self.partial and not events and not classes:
+            raise serializers.ValidationError(
+                {"artifact_types": ["a dataset needs at least one artifact type (or clip class)"]}, code="empty"
+            )
+        shared = {t["name"] for t in events or []} & {c["name"] for c in classes or []}
+        if shared:
+            raise serializers.ValidationError(
+                {"clip_classes": [f"also an artifact type: {', '.join(sorted(shared))}"]}
+            )
+        return data
+
+
+def label_list(dataset, kind: str) -> list[dict]:
+    return [
+        {"name": t.name, "description": t.description, "color": t.color}
+        for t in dataset.artifact_types.all()
+        if t.kind == kind  # filtered here, not in SQL: the list view prefetched them all
+    ]
+
 
 class DatasetSerializer(DirectModelSerializer):
     artifact_types = serializers.SerializerMethodField()
+    clip_classes = serializers.SerializerMethodField()
 
     class Meta:
         model = Dataset
-        fields = ["id", "name", "description", "artifact_types", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "artifact_types", "clip_classes", "created_at", "updated_at"]
 
     def get_artifact_types(self, dataset) -> list[dict]:
-        return [
-            {"name": t.name, "description": t.description, "color": t.color}
-            for t in dataset.artifact_types.all()
-        ]
+        return label_list(dataset, LabelKind.EVENT)
+
+    def get_clip_classes(self, dataset) -> list[dict]:
+        return label_list(dataset, LabelKind.CLASS)
 
 
 class DatasetListSerializer(DatasetSerializer):
@@ -127,11 +155,16 @@ class AnnotationSerializer(DirectModelSerializer):
     annotation_set_id = serializers.UUIDField(read_only=True)
     audio_file_id = serializers.UUIDField(read_only=True)
     artifact_type = serializers.CharField(source="artifact_type.name", read_only=True)
+    kind = serializers.CharField(
+        source="artifact_type.kind",
+        read_only=True,
+        help_text="event (an artifact) or class (a clip class label)",
+    )
 
     class Meta:
         model = Annotation
         fields = [
-            "id", "annotation_set_id", "audio_file_id", "artifact_type", "start_ms", "end_ms",
+            "id", "annotation_set_id", "audio_file_id", "artifact_type", "kind", "start_ms", "end_ms",
             "confidence", "extra_data", "version", "created_at", "updated_at",
         ]  # fmt: skip
 
@@ -151,51 +184,81 @@ class DatasetContext:
 
     def __init__(self, dataset: Dataset, audio_ids=()):
         self.dataset = dataset
-        self.types = {t.name: t for t in dataset.artifact_types.all()}
+        self.types = {t.name: t for t in dataset.artifact_types.all()}  # clip classes too
         ids = set(valid_uuid_strings(audio_ids))  # a malformed id is the serializer's to report
         self._audio = {str(a.id): a for a in dataset.audio_files.filter(pk__in=ids)} if ids else {}
 
     def audio(self, audio_id) -> AudioFile | None:
         return self._audio.get(str(audio_id))
 
+    def names(self, kind: str) -> list[str]:
+        return sorted(name for name, t in self.types.items() if t.kind == kind)
+
 
 class AnnotationInputSerializer(serializers.Serializer):
-    """One annotation to create, checked against its dataset (types, files, durations)."""
+    """One annotation to create, checked against its dataset (types, files, durations). A clip
+    class label (`clip_class`, or its name as `artifact_type`) covers the whole file unless
+    `start_ms`/`end_ms` name a segment."""
 
     audio_file_id = serializers.UUIDField()
-    artifact_type = serializers.CharField(max_length=100)
-    start_ms = serializers.IntegerField(min_value=0)
-    end_ms = serializers.IntegerField(min_value=1)
+    artifact_type = serializers.CharField(max_length=100, required=False)
+    clip_class = serializers.CharField(max_length=100, required=False)
+    start_ms = serializers.IntegerField(min_value=0, required=False)
+    end_ms = serializers.IntegerField(min_value=1, required=False)
     confidence = serializers.FloatField(min_value=0.0, max_value=1.0, default=1.0)
     extra_data = serializers.DictField(required=False, default=dict)
 
     def validate(self, data):
         ctx = self.context["dataset_context"]
         audio = ctx.audio(data["audio_file_id"])
-        type_ = ctx.types.get(data["artifact_type"])
         errors = {}
-        if type_ is None:
-            errors["artifact_type"] = [
-                f"'{data['artifact_type']}' is not one of this dataset's artifact types "
-                f"({', '.join(sorted(ctx.types)) or 'none'})"
-            ]
+        type_ = self.label_named(data, ctx, errors)
         if audio is None:
             errors["audio_file_id"] = ["audio file not found in this dataset"]
         elif audio.duration_ms is None:
             errors["audio_file_id"] = [
                 f"audio file is {audio.processing_status}; annotate it once it is ready"
             ]
-        errors.update(check_times(data["start_ms"], data["end_ms"], audio))
+        start, end = data.get("start_ms"), data.get("end_ms")
+        if type_ is not None and type_.kind == LabelKind.CLASS and audio is not None and audio.duration_ms:
+            start, end = start or 0, end or audio.duration_ms  # the whole file, or from/to its ends
+        for field, value in (("start_ms", start), ("end_ms", end)):
+            if value is None and not errors.get(field):
+                errors[field] = ["field required"]
+        if start is not None and end is not None:
+            errors.update(check_times(start, end, audio))
         if errors:
             raise serializers.ValidationError(errors)
         return {
             "audio_file": audio,
             "artifact_type": type_,
-            "start_ms": data["start_ms"],
-            "end_ms": data["end_ms"],
+            "start_ms": start,
+            "end_ms": end,
             "confidence": data["confidence"],
             "extra_data": data["extra_data"],
         }
+
+    @staticmethod
+    def label_named(data: dict, ctx: DatasetContext, errors: dict):
+        """The artifact type or clip class named, or None with the reason in `errors`."""
+        if "clip_class" in data:
+            name = data["clip_class"]
+            type_ = ctx.types.get(name)
+            if type_ is None or type_.kind != LabelKind.CLASS:
+                errors["clip_class"] = [f"'{name}' is not one of this dataset's clip classes "
+                                        f"({', '.join(ctx.names(LabelKind.CLASS)) or 'none'})"]  # fmt: skip
+                return None
+            return type_
+        if "artifact_type" not in data:
+            errors["artifact_type"] = ["field required"]
+            return None
+        type_ = ctx.types.get(data["artifact_type"])
+        if type_ is None:
+            errors["artifact_type"] = [
+                f"'{data['artifact_type']}' is not one of this dataset's artifact types "
+                f"({', '.join(ctx.names(LabelKind.EVENT)) or 'none'})"
+            ]
+        return type_
 
 
 def check_times(start_ms: int, end_ms: int, audio) -> dict:

@@ -17,11 +17,12 @@ from datasets.models import (
     ArtifactType,
     AudioFile,
     Dataset,
+    LabelKind,
     ProcessingStatus,
     SetStatus,
 )
 from relayweb import jobs, storage, webhooks
-from relayweb.errors import Conflict
+from relayweb.errors import Conflict, Unprocessable
 from relayweb.models import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,12 @@ def default_color(taken: set[str], index: int) -> str:
 
 
 @transaction.atomic
-def create_dataset(team, name: str, description: str, artifact_types: list[dict]) -> Dataset:
+def create_dataset(
+    team, name: str, description: str, artifact_types: list[dict], clip_classes: list[dict] | None = None
+) -> Dataset:
     dataset = Dataset.objects.create(team=team, name=name, description=description)
     set_artifact_types(dataset, artifact_types)
+    set_artifact_types(dataset, clip_classes or [], LabelKind.CLASS)
     return dataset
 
 
@@ -81,25 +85,38 @@ def update_dataset(dataset: Dataset, changes: dict) -> Dataset:
             setattr(dataset, field, changes[field])
     if "artifact_types" in changes:
         set_artifact_types(dataset, changes["artifact_types"])
+    if "clip_classes" in changes:
+        set_artifact_types(dataset, changes["clip_classes"], LabelKind.CLASS)
+    if not dataset.artifact_types.exists():
+        raise Unprocessable(
+            ["body", "artifact_types"], "a dataset needs at least one artifact type or clip class"
+        )
     dataset.save()
     return dataset
 
 
-def set_artifact_types(dataset: Dataset, wanted: list[dict]) -> None:
-    """Make the dataset's types exactly `wanted` (by name); removing a used type is a 409."""
-    existing = {t.name: t for t in dataset.artifact_types.all()}
+def set_artifact_types(dataset: Dataset, wanted: list[dict], kind: str = LabelKind.EVENT) -> None:
+    """Make the dataset's types (or clip classes) exactly `wanted` (by name); removing a used one is
+    a 409, and a name the other kind holds a 422."""
+    noun = "Artifact type" if kind == LabelKind.EVENT else "Clip class"
+    existing = {t.name: t for t in dataset.artifact_types.filter(kind=kind)}
+    other = set(dataset.artifact_types.exclude(kind=kind).values_list("name", flat=True))
+    if clash := sorted(other & {w["name"] for w in wanted}):
+        field = "artifact_types" if kind == LabelKind.EVENT else "clip_classes"
+        raise Unprocessable(["body", field], f"{', '.join(clash)}: already a name in this dataset")
     removed = [t for name, t in existing.items() if name not in {w["name"] for w in wanted}]
     used = [t.name for t in removed if t.annotations.exists()]
     if used:
         raise Conflict(
-            f"Artifact type(s) {', '.join(sorted(used))} cannot be removed: annotations use them. "
+            f"{noun}(s) {', '.join(sorted(used))} cannot be removed: annotations use them. "
             "Delete those annotations (in a draft set) first."
         )
     for t in removed:
         t.delete()
     taken = {w["color"].upper() for w in wanted if w.get("color")}
+    taken |= set(dataset.artifact_types.exclude(kind=kind).values_list("color", flat=True))
     for position, item in enumerate(wanted):
-        current = existing.get(item["name"]) or ArtifactType(dataset=dataset, name=item["name"])
+        current = existing.get(item["name"]) or ArtifactType(dataset=dataset, name=item["name"], kind=kind)
         current.description = item.get("description", current.description or "")
         color = item.get("color") or current.color or default_color(taken, position)
         current.color = color.upper()

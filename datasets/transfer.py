@@ -38,6 +38,8 @@ CONTENT_TYPES = {
     "zip": "application/zip",
 }
 CSV_FIELDS = ["audio_file_id", "filename", "artifact_type", "start_ms", "end_ms", "confidence"]
+CSV_INPUT_FIELDS = [*CSV_FIELDS, "clip_class"]
+JSON_FIELDS = [*CSV_INPUT_FIELDS, "extra_data"]
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_ZIP_ENTRIES = 10_000
 MAX_UNZIPPED_BYTES = MAX_IMPORT_BYTES * 5
@@ -154,8 +156,7 @@ def parse_json(content: bytes, where: str) -> list[Row]:
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise invalid(f"{where} item {index}", "each annotation must be an object")
-        data = {key: item[key] for key in ("audio_file_id", "filename", "artifact_type", "start_ms", "end_ms",
-                                           "confidence", "extra_data") if key in item}  # fmt: skip
+        data = {key: item[key] for key in JSON_FIELDS if key in item}
         data.setdefault("audio_file_id", default_file)
         data.setdefault("filename", default_name)
         rows.append(Row(f"{where} item {index}", data))
@@ -168,16 +169,20 @@ def parse_csv(content: bytes, where: str) -> list[Row]:
         fieldnames = reader.fieldnames or []
     except csv.Error as exc:
         raise invalid(f"{where} line 1", f"not valid CSV: {exc}") from exc
-    missing = {"artifact_type", "start_ms", "end_ms"} - set(fieldnames)
+    # Clip class labels need no times (a row labels its whole file): `filename,clip_class` will do.
+    missing = (
+        set() if "clip_class" in fieldnames else {"artifact_type", "start_ms", "end_ms"} - set(fieldnames)
+    )
     if missing:
         raise invalid(
             where,
-            f"CSV header must name artifact_type, start_ms and end_ms (missing {', '.join(sorted(missing))})",
+            "CSV header must name artifact_type, start_ms and end_ms, or clip_class "
+            f"(missing {', '.join(sorted(missing))})",
         )
     rows = []
     try:
         for record in reader:
-            data = {k: v for k, v in record.items() if k in CSV_FIELDS and v not in (None, "")}
+            data = {k: v for k, v in record.items() if k in CSV_INPUT_FIELDS and v not in (None, "")}
             rows.append(Row(f"{where} line {reader.line_num}", data))
     except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
         raise invalid(f"{where} line {reader.line_num + 1}", f"not valid CSV: {exc}") from exc

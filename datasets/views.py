@@ -13,11 +13,12 @@ from rest_framework.exceptions import APIException, ValidationError
 
 from datasets import annotations as set_service
 from datasets import services, transfer
-from datasets.models import AnnotationSet, Dataset, ProcessingStatus
+from datasets.models import AnnotationSet, Dataset, LabelKind, ProcessingStatus
 from datasets.serializers import DatasetWriteSerializer, valid_uuid_strings
 from relayweb.models import Role, role_at_least
 from relayweb.views import flash_api_error, team_object, team_required
 from training.builtin import visible_models
+from training.models import ModelTask
 
 
 @team_required()
@@ -63,6 +64,7 @@ def dataset_detail(request, dataset_id):
     sets = list(dataset.annotation_sets.all())
     for s in sets:
         s.stats = set_service.set_stats(s)
+    bases = visible_models(request.membership.team).order_by(F("team").asc(nulls_first=True), "-created_at")
     context = {
         "dataset": dataset,
         "page": page,
@@ -73,10 +75,11 @@ def dataset_detail(request, dataset_id):
         "stats": services.dataset_stats(dataset),
         "sets": sets,
         "can_train": role_at_least(request.membership.role, Role.ADMIN),
+        "event_types": list(dataset.event_types()),
+        "clip_classes": list(dataset.clip_classes()),
         # Starting points for training: built-in models first (listed for every team), then the team's.
-        "base_models": visible_models(request.membership.team).order_by(
-            F("team").asc(nulls_first=True), "-created_at"
-        ),
+        "base_models": bases.filter(task=ModelTask.DETECTION),
+        "classifier_bases": bases.filter(task=ModelTask.CLASSIFICATION),
         "can_annotate": role_at_least(request.membership.role, Role.ANNOTATOR),
         "first_ready": dataset.audio_files.filter(processing_status=ProcessingStatus.READY)
         .order_by("original_filename", "created_at")
@@ -104,10 +107,15 @@ def upload_audio(request, dataset_id):
 @require_POST
 @team_required(Role.ADMIN)
 def edit_types(request, dataset_id):
-    """Add a type, or remove one (refused, with the reason, while annotations use it)."""
+    """Add a type (or clip class), or remove one (refused, with the reason, while annotations use it)."""
     dataset = team_object(Dataset, request, dataset_id)
+    kind = LabelKind.CLASS if request.POST.get("kind") == LabelKind.CLASS else LabelKind.EVENT
+    field, noun = (
+        ("clip_classes", "Clip class") if kind == LabelKind.CLASS else ("artifact_types", "Artifact type")
+    )
     wanted = [
-        {"name": t.name, "description": t.description, "color": t.color} for t in dataset.artifact_types.all()
+        {"name": t.name, "description": t.description, "color": t.color}
+        for t in dataset.artifact_types.filter(kind=kind)
     ]
     removing = request.POST.get("remove")
     if removing:
@@ -115,11 +123,11 @@ def edit_types(request, dataset_id):
     else:
         added = {"name": request.POST.get("name", "").strip(), "color": request.POST.get("color")}
         wanted.append({k: v for k, v in added.items() if v})
-    form = DatasetWriteSerializer(data={"name": dataset.name, "artifact_types": wanted}, partial=True)
+    form = DatasetWriteSerializer(data={"name": dataset.name, field: wanted}, partial=True)
     try:
         form.is_valid(raise_exception=True)
-        services.update_dataset(dataset, {"artifact_types": form.validated_data["artifact_types"]})
-        messages.success(request, f"Removed type {removing}." if removing else "Artifact type added.")
+        services.update_dataset(dataset, {field: form.validated_data[field]})
+        messages.success(request, f"Removed {noun.lower()} {removing}." if removing else f"{noun} added.")
     except APIException as exc:
         flash_api_error(request, exc, "Type not saved: " if isinstance(exc, ValidationError) else "")
     return redirect("datasets:detail", dataset_id=dataset.id)
@@ -195,7 +203,7 @@ def annotate(request, dataset_id, set_id, audio_id):
         "audioId": str(audio.id),
         "durationMs": audio.duration_ms,
         "readOnly": read_only,
-        "types": [{"name": t.name, "color": t.color} for t in dataset.artifact_types.all()],
+        "types": [{"name": t.name, "color": t.color, "kind": t.kind} for t in dataset.artifact_types.all()],
         "prevUrl": link(position - 1),
         "nextUrl": link(position + 1),
     }

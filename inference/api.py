@@ -44,6 +44,7 @@ from relayweb.ranges import stored_file_response
 from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, binary, paginated
 from relayweb.scripts import MULTIPART_WITH_SCRIPTS, ScriptSerializer, scripts_for
 from training.builtin import visible_models
+from training.services import ensure_detector, verdict_model
 
 UPLOAD_SALT = "relay.inference.upload"
 
@@ -131,6 +132,8 @@ class InferenceJobListView(GenericAPIView):
             model = visible_models(caller.team).filter(pk=body["model_id"]).first()
             if model is None:
                 raise Http404("Model not found")
+            ensure_detector(model, ["body", "model_id"])
+        verdict_model(caller.team, config.get("verdict_model_id"), ["body", "config", "verdict_model_id"])
         job = services.create_job(caller.team, model, config, caller.user, caller.api_key)
         return Response(job_data(get_job(request, job.id)), status=status.HTTP_201_CREATED)
 

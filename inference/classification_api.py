@@ -19,6 +19,7 @@ from inference.models import Classification
 from relayml.verdict_heuristics import HEURISTICS
 from relayweb.auth import caller_of
 from relayweb.errors import Unprocessable
+from training.services import verdict_model
 
 MAX_IDENTIFIERS = 100
 
@@ -95,6 +96,11 @@ def who_is(request) -> str:
 class CreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     ref_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    model_id = serializers.UUIDField(
+        required=False, allow_null=True, default=None,
+        help_text="a human / artificial classifier of yours (training task classification); "
+        "default: the built-in verdict model",
+    )  # fmt: skip
 
 
 class OverrideSerializer(serializers.Serializer):
@@ -126,7 +132,8 @@ class ClassificationListView(GenericAPIView):
     @extend_schema(
         request={"multipart/form-data": {"type": "object", "properties": {
             "file": {"type": "string", "format": "binary"}, "name": {"type": "string"},
-            "ref_id": {"type": "string"}}, "required": ["file"]}},
+            "ref_id": {"type": "string"}, "model_id": {"type": "string", "format": "uuid"}},
+            "required": ["file"]}},
         responses={201: OpenApiTypes.OBJECT},
     )  # fmt: skip
     def post(self, request):
@@ -136,8 +143,9 @@ class ClassificationListView(GenericAPIView):
             raise Unprocessable(["body", "file"], "one file per classification: send the others separately")
         data = validated(CreateSerializer, request.data)
         caller = caller_of(request)
+        model = verdict_model(caller.team, data["model_id"], ["body", "model_id"])
         with transaction.atomic():
-            c = classifications.create(caller.team, upload, data["name"], data["ref_id"], caller.user)
+            c = classifications.create(caller.team, upload, data["name"], data["ref_id"], caller.user, model)
         c = team_classifications(request).get(pk=c.pk)
         return Response(document(request, c), status=status.HTTP_201_CREATED)
 

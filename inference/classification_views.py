@@ -12,6 +12,7 @@ from inference.models import Classification
 from relayml.verdict_heuristics import HEURISTICS
 from relayweb.models import Role, role_at_least
 from relayweb.views import flash_api_error, team_required
+from training.builtin import team_verdict_models
 
 
 @team_required()
@@ -20,6 +21,8 @@ def classification_list(request):
     context = {
         "rows": [(c, classifications.api_status(c), verdict_of(c)) for c in rows],
         "can_upload": role_at_least(request.membership.role, Role.ANNOTATOR),
+        # The team's own human / artificial classifiers, offered beside the built-in verdict model.
+        "verdict_models": team_verdict_models(request.membership.team),
     }
     return render(request, "inference/classification_list.html", context)
 

@@ -2,8 +2,10 @@
 
 The lifecycle is relayweb/jobs.py's (claim, heartbeat, reaper, requeue once) on the inference
 queue; the verdict comes from Relay's built-in verdict model (relayml/builtin/verdict-v1, checked
-by sha256 before it is used). A person may override a verdict, with a reason: who, when and why are
-kept as history, and the model's verdict stays beside the override.
+by sha256 before it is used), or from the team's own human / artificial classifier when the upload
+names one (`model_id`: a training job with task "classification", often fine-tuned from the
+built-in). A person may override a verdict, with a reason: who, when and why are kept as history,
+and the model's verdict stays beside the override.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ def prefix(c: Classification) -> str:
     return f"classifications/{c.team_id}/{c.pk}"
 
 
-def create(team, uploaded, name: str = "", ref_id: str = "", user=None) -> Classification:
-    """Store the upload and queue it; the row and the bytes exist together or not at all."""
+def create(team, uploaded, name: str = "", ref_id: str = "", user=None, model=None) -> Classification:
+    """Store the upload and queue it; the row and the bytes exist together or not at all. `model`:
+    the team's human / artificial classifier to judge it (None: the built-in verdict model)."""
     c = Classification(team=team, name=storage.sanitize_filename(name or uploaded.name), ref_id=ref_id[:200])
+    c.verdict_model_id = model.pk if model is not None else None
+    c.model_name = model.name[:100] if model is not None else MODEL_NAME
     c.created_by = user if getattr(user, "pk", None) else None
     c.sha256 = sha256_of_upload(uploaded)
     c.original_path = storage.join(prefix(c), "original")
@@ -72,7 +77,7 @@ def record_result(pk, attempt: int, result: dict) -> bool:
     with transaction.atomic():
         saved = jobs.current(CLASSIFICATION, pk, attempt).update(
             state=WorkState.DONE, result=result, duration_ms=result.get("duration_ms"),
-            model_name=MODEL_NAME, api_version=API_VERSION, errors="", completed_at=timezone.now(),
+            api_version=API_VERSION, errors="", completed_at=timezone.now(),
         )  # fmt: skip
         if saved:
             announce(pk)

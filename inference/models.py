@@ -169,6 +169,8 @@ class Classification(models.Model):
     state = models.CharField(max_length=16, choices=WorkState.choices, default=WorkState.QUEUED)
     errors = models.TextField(blank=True, default="")
     model_name = models.CharField(max_length=100, blank=True, default="")
+    # The team's human / artificial classifier that judges it; None: the built-in verdict model.
+    verdict_model_id = models.UUIDField(null=True, blank=True)
     api_version = models.CharField(max_length=20, blank=True, default="")
     # {"clips": [{index, start, end, score}], "verdicts": {heuristic: {...}}, "elapsed_ms": n}
     result = models.JSONField(default=dict, blank=True)

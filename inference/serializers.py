@@ -44,6 +44,15 @@ class InferenceConfigSerializer(PostprocessSerializer):
         "about 2.5x faster",
     )
 
+    verdict_model_id = serializers.UUIDField(
+        required=False, allow_null=True, default=None,
+        help_text="with the verdict analysis: a human / artificial classifier of yours (training task "
+        "classification); default: the built-in verdict model",
+    )  # fmt: skip
+
+    def validate_verdict_model_id(self, value):
+        return str(value) if value else None  # the config is stored as JSON
+
     def validate_analyses(self, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))  # in the order given, each once
 

@@ -115,7 +115,7 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
             verdict = None
             if VERDICT in services.analyses(job):
                 try:
-                    verdict = judge(audio[result.key], result.transcript)
+                    verdict = judge(audio[result.key], result.transcript, job.config.get("verdict_model_id"))
                 except Exception as exc:  # a file too short to judge keeps its other results
                     verdict = {"error": jobs.reason(exc)}
             boxes[result.key].publish()  # stored before the result says they exist
@@ -125,13 +125,13 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
     return len(files)
 
 
-def judge(path: str, transcript) -> dict:
+def judge(path: str, transcript, model_id: str | None = None) -> dict:
     """The verdict analysis of the audio at `path`: the file's, and each heard utterance's
-    (relayml.verdict)."""
+    (relayml.verdict), by the built-in verdict model or the team's classifier `model_id`."""
     from relayml.verdict import classify_path
 
     utterances = transcript.utterance_dicts() if transcript is not None else None
-    return classify_path(verdict_model(), path, decode_limits(), utterances)
+    return classify_path(verdict_model(model_id), path, decode_limits(), utterances)
 
 
 def run_finished(task) -> None:
@@ -144,13 +144,23 @@ def run_finished(task) -> None:
     services.settle(job_id, error=f"Inference stopped: {why}")
 
 
-@functools.cache
-def verdict_model():
-    """The built-in verdict model, once per worker process; refused if its weights are not the
-    card's (relayml.verdict_build.load_builtin)."""
+@functools.lru_cache(maxsize=8)
+def verdict_model(model_id: str | None = None):
+    """A verdict model, each once per worker process: the built-in one (refused if its weights are
+    not the card's, relayml.verdict_build.load_builtin), or a team's human / artificial classifier
+    (whose weights never change once trained: a model id always names the same file)."""
+    from relayml.verdict import VerdictModel
     from relayml.verdict_build import load_builtin
 
-    return load_builtin(Path(settings.RELAY_BUILTIN_MODELS_DIR))
+    model = DetectorModel.objects.filter(pk=model_id).first() if model_id else None
+    if model_id and model is None:
+        raise ValueError("the verdict model was deleted")
+    if model is None or model.is_builtin:
+        return load_builtin(Path(settings.RELAY_BUILTIN_MODELS_DIR))
+    loaded = VerdictModel.load(model_file(model))
+    if not loaded.gives_verdicts:
+        raise ValueError(f"{model.name} does not classify human / artificial")
+    return loaded
 
 
 def classify(classification_id: str) -> str:
@@ -168,7 +178,8 @@ def classify(classification_id: str) -> str:
             jobs.heartbeat(classifications.CLASSIFICATION, [classification_id]),
             storage.local_copy(c.original_path) as path,
         ):
-            result = classify_path(verdict_model(), str(path), decode_limits())
+            model_id = str(c.verdict_model_id) if c.verdict_model_id else None
+            result = classify_path(verdict_model(model_id), str(path), decode_limits())
     except Exception as exc:
         log.info("classification %s errored", classification_id, exc_info=True)
         classifications.record_failure(classification_id, jobs.reason(exc))

@@ -16,8 +16,9 @@ from relayml.script_check import HALLUCINATION, MISPRONUNCIATION, OMISSION
 from relayweb import queues
 from relayweb.models import Role, role_at_least
 from relayweb.views import team_required
-from training.builtin import visible_models
-from training.models import DetectorModel
+from training.builtin import team_verdict_models, visible_models
+from training.models import DetectorModel, ModelTask
+from training.services import ensure_detector, verdict_model
 
 FALLBACK_COLORS = ["#E53935", "#1E88E5", "#FB8C00", "#8E24AA", "#43A047", "#00ACC1", "#6D4C41", "#3949AB"]
 # The script check's findings (relayml.script_check), the same on every job.
@@ -36,7 +37,8 @@ def job_list(request):
     jobs = services.with_counts(InferenceJob.objects.filter(team=request.membership.team))
     context = {
         "jobs": jobs[:200],
-        "models": visible_models(request.membership.team),
+        "models": visible_models(request.membership.team).filter(task=ModelTask.DETECTION),
+        "verdict_models": team_verdict_models(request.membership.team),
         "can_run": role_at_least(request.membership.role, Role.ANNOTATOR),
         "chosen_model": request.GET.get("model", ""),
     }
@@ -47,7 +49,11 @@ def create_job(request):
     if not role_at_least(request.membership.role, Role.ANNOTATOR):
         messages.error(request, "Running inference needs the annotator role or above.")
         return redirect("inference:jobs")
-    data = {k: request.POST[k] for k in (*POSTPROCESS_KEYS, "speech_model") if request.POST.get(k)}
+    data = {
+        k: request.POST[k]
+        for k in (*POSTPROCESS_KEYS, "speech_model", "verdict_model_id")
+        if request.POST.get(k)
+    }
     data["analyses"] = request.POST.getlist("analyses") or [ARTIFACTS]
     form = InferenceConfigSerializer(data=data)
     if not form.is_valid():
@@ -61,6 +67,15 @@ def create_job(request):
             )
             return redirect("inference:jobs")
         model = get_object_or_404(visible_models(request.membership.team), pk=request.POST.get("model_id"))
+    try:
+        if model is not None:
+            ensure_detector(model, ["model_id"])
+        verdict_model(
+            request.membership.team, form.validated_data.get("verdict_model_id"), ["verdict_model_id"]
+        )
+    except APIException as exc:
+        messages.error(request, f"Job not created: {exc.detail}")
+        return redirect("inference:jobs")
     job = services.create_job(request.membership.team, model, dict(form.validated_data), request.user)
     return redirect("inference:job", job_id=job.id)
 

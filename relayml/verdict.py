@@ -21,7 +21,7 @@ import torch
 import torchaudio
 from torch import nn
 
-from relayml.verdict_heuristics import DEFAULT_HEURISTIC, combine, verdict
+from relayml.verdict_heuristics import DEFAULT_HEURISTIC, LABELS, combine, verdict
 
 RATE = 8000
 HOP = 80  # 10 ms
@@ -55,7 +55,9 @@ def clips(audio: np.ndarray) -> list[tuple[int, int]]:
 
 
 class VerdictNet(nn.Module):
-    def __init__(self, width: int = 16) -> None:
+    """`outputs` 1: one logit for the second of two classes; more: one logit per class."""
+
+    def __init__(self, width: int = 16, outputs: int = 1) -> None:
         super().__init__()
 
         def block(cin: int, cout: int) -> nn.Sequential:
@@ -68,15 +70,16 @@ class VerdictNet(nn.Module):
             nn.MaxPool2d(2),
             block(2 * width, 4 * width),
         )
-        self.head = nn.Linear(8 * width, 1)
+        self.head = nn.Linear(8 * width, outputs)
 
     def forward(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        """x (B, N_MELS, T), frames (B,) real lengths → (B,) logits."""
+        """x (B, N_MELS, T), frames (B,) real lengths → (B,) logits (B, outputs) for several."""
         h = self.body(x.unsqueeze(1)).mean(dim=2)  # (B, C, T/4)
         valid = (torch.arange(h.shape[-1], device=h.device)[None, :] < (frames[:, None] + 3) // 4).float()
         mean = (h * valid[:, None]).sum(-1) / valid.sum(-1).clamp(min=1)[:, None]
         peak = h.masked_fill(valid[:, None] == 0, -1e4).max(-1).values
-        return self.head(torch.cat([mean, peak], dim=1)).squeeze(1)
+        out = self.head(torch.cat([mean, peak], dim=1))
+        return out.squeeze(1) if out.shape[1] == 1 else out
 
 
 def batch(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,39 +90,75 @@ def batch(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return x, frames
 
 
+VERDICT_CLASSES = LABELS  # human, artificial: a score is P(artificial)
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """(B, classes) probabilities from VerdictNet's logits: one logit is the second of two classes."""
+    if logits.dim() == 1:
+        p = torch.sigmoid(logits)
+        return torch.stack([1 - p, p], dim=1)
+    return torch.softmax(logits, dim=1)
+
+
 @dataclass
 class VerdictModel:
+    """A clip classifier. The built-in verdict model's classes are VERDICT_CLASSES; a team's model
+    (training task "classification") has its dataset's clip classes, and gives verdicts when those
+    are the same two."""
+
     net: VerdictNet
     metrics: dict = field(default_factory=dict)
     width: int = 16
+    classes: tuple[str, ...] = VERDICT_CLASSES
 
-    def scores(self, audio: np.ndarray, batch_size: int = 32) -> list[dict]:
-        """Each clip of 8 kHz `audio`: {index, start, end (seconds), score (P(artificial))}."""
+    @property
+    def gives_verdicts(self) -> bool:
+        return tuple(self.classes) == VERDICT_CLASSES
+
+    def clip_probabilities(self, audio: np.ndarray, batch_size: int = 32) -> tuple[list, np.ndarray]:
+        """The clips of 8 kHz `audio` ([start, end) samples) and each one's class probabilities."""
         spans = [(s, e) for s, e in clips(audio) if e - s >= MIN_CLIP_S * RATE] or [(0, len(audio))]
         self.net.eval()
-        out: list[float] = []
+        device = next(self.net.parameters()).device
+        out: list[torch.Tensor] = []
         with torch.no_grad():
             for i in range(0, len(spans), batch_size):
                 x, frames = batch([features(audio[s:e]) for s, e in spans[i : i + batch_size]])
-                out += torch.sigmoid(self.net(x, frames)).tolist()
+                out.append(probabilities(self.net(x.to(device), frames.to(device))).cpu())
+        return spans, torch.cat(out).numpy()
+
+    def scores(self, audio: np.ndarray, batch_size: int = 32) -> list[dict]:
+        """Each clip of 8 kHz `audio`: {index, start, end (seconds), score (P(second class))}."""
+        spans, probs = self.clip_probabilities(audio, batch_size)
         return [
-            {"index": k, "start": round(s / RATE, 3), "end": round(e / RATE, 3), "score": round(p, 4)}
-            for k, ((s, e), p) in enumerate(zip(spans, out, strict=True))
+            {
+                "index": k,
+                "start": round(s / RATE, 3),
+                "end": round(e / RATE, 3),
+                "score": round(float(p[1]), 4),
+            }
+            for k, ((s, e), p) in enumerate(zip(spans, probs, strict=True))
         ]
 
     def save(self, path) -> None:
         torch.save({"format": FORMAT, "width": self.width, "state": self.net.state_dict(),
-                    "metrics": self.metrics}, path)  # fmt: skip
+                    "metrics": self.metrics, "classes": list(self.classes)}, path)  # fmt: skip
 
     @classmethod
     def load(cls, path) -> VerdictModel:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if payload.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a Relay verdict model")
-        net = VerdictNet(payload["width"])
+            raise ValueError(f"{path} is not a Relay clip classifier")
+        classes = tuple(payload.get("classes") or VERDICT_CLASSES)
+        net = VerdictNet(payload["width"], outputs(len(classes)))
         net.load_state_dict(payload["state"])
         net.eval()
-        return cls(net, payload.get("metrics", {}), payload["width"])
+        return cls(net, payload.get("metrics", {}), payload["width"], classes)
+
+
+def outputs(n_classes: int) -> int:
+    return 1 if n_classes == 2 else n_classes
 
 
 def classify(model: VerdictModel, audio: np.ndarray, rate: int) -> dict:

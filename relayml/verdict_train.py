@@ -19,6 +19,7 @@ from torch import nn
 from relayml.verdict import (
     DEFAULT_HEURISTIC,
     RATE,
+    VERDICT_CLASSES,
     VerdictModel,
     VerdictNet,
     batch,
@@ -26,6 +27,7 @@ from relayml.verdict import (
     clips,
     equal_error_rate,
     features,
+    outputs,
 )
 
 
@@ -74,24 +76,57 @@ def clip_set(audios: list[np.ndarray], labels: list[int]) -> list[tuple[np.ndarr
     ]
 
 
+class Cancelled(Exception):
+    """should_stop said so between batches."""
+
+
+def start_from(base: VerdictModel | None, width: int, n_classes: int) -> VerdictNet:
+    """A fresh net, or the base model's: its body always, its head when the classes are the same
+    (fine-tuning the built-in verdict model on a team's own human and TTS audio)."""
+    net = VerdictNet(base.width if base else width, outputs(n_classes))
+    if base is not None:
+        state = {k: v for k, v in base.net.state_dict().items()
+                 if not k.startswith("head.") or len(base.classes) == n_classes}  # fmt: skip
+        net.load_state_dict(state, strict=False)
+    return net
+
+
+def loss_for(examples: list[tuple[np.ndarray, int]], n_classes: int) -> nn.Module:
+    """Balanced classes: each class weighs the same in the loss however many clips it has."""
+    counts = np.bincount([y for _, y in examples], minlength=n_classes).astype(np.float32)
+    if n_classes == 2:
+        return nn.BCEWithLogitsLoss(pos_weight=torch.tensor(counts[0] / max(counts[1], 1)))
+    weights = counts.sum() / np.maximum(counts, 1) / n_classes
+    return nn.CrossEntropyLoss(weight=torch.from_numpy(weights))
+
+
+def targets(labels: list[int], n_classes: int) -> torch.Tensor:
+    return torch.tensor(labels, dtype=torch.float32 if n_classes == 2 else torch.long)
+
+
 def train(
     audios: list[np.ndarray],
     labels: list[int],
     config: VerdictTrainConfig = VerdictTrainConfig(),
-    on_epoch: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[int, float, VerdictModel], None] | None = None,
+    classes: tuple[str, ...] = VERDICT_CLASSES,
+    base: VerdictModel | None = None,
+    device: str = "cpu",
+    should_stop: Callable[[], bool] | None = None,
 ) -> VerdictModel:
-    """A model from 8 kHz files labelled 1 (artificial) or 0 (human)."""
+    """A model from 8 kHz files labelled with indices into `classes` (the verdict model's: 1 is
+    artificial, 0 human), from scratch or from `base`. `on_epoch(epoch, mean loss, model)` may score
+    held-out audio with the model as it is (it is put back in training mode after)."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     order = random.Random(config.seed)
     examples = clip_set(audios, labels)
-    positives = sum(y for _, y in examples)
-    weight = torch.tensor((len(examples) - positives) / max(positives, 1), dtype=torch.float32)
-    net = VerdictNet(config.width)
+    net = start_from(base, config.width, len(classes)).to(device)
+    model = VerdictModel(net, width=net.head.in_features // 8, classes=tuple(classes))
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     steps = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.learning_rate, total_steps=max(steps, 1))
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight)
+    loss_fn = loss_for(examples, len(classes)).to(device)
     for epoch in range(config.epochs):
         net.train()
         # Similar lengths batched together: little padding, the same batches' shapes each epoch.
@@ -100,18 +135,20 @@ def train(
         order.shuffle(batches)
         losses = []
         for chosen in batches:
+            if should_stop is not None and should_stop():
+                raise Cancelled()
             x, frames = batch([features(augment(examples[i][0], rng)) for i in chosen])
-            y = torch.tensor([examples[i][1] for i in chosen], dtype=torch.float32)
-            loss = loss_fn(net(x, frames), y)
+            y = targets([examples[i][1] for i in chosen], len(classes)).to(device)
+            loss = loss_fn(net(x.to(device), frames.to(device)), y)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             schedule.step()
             losses.append(loss.item())
         if on_epoch is not None:
-            on_epoch(epoch + 1, float(np.mean(losses)))
+            on_epoch(epoch + 1, float(np.mean(losses)), model)
     net.eval()
-    return VerdictModel(net, width=config.width)
+    return model
 
 
 def evaluate(model: VerdictModel, audios: list[np.ndarray], labels: list[int]) -> dict:

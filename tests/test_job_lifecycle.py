@@ -165,7 +165,7 @@ class TestUploadsNobodyFinished:
         settings.RELAY_MIN_TRAINING_AUDIO_S = 5
         dataset, published = trainable_dataset(team, clips=3)
         ticket = ask_upload_url(api, dataset, factories.wav_bytes()).json()
-        training_services.check_prerequisites(dataset, published, ["glitch"])  # no 409
+        training_services.check_prerequisites(dataset, published, {"artifact_types": ["glitch"]})  # no 409
         assert jobs.reap()["expired_audio_uploads"] == 0  # not expired yet
         expired = timezone.now() - timedelta(seconds=settings.RELAY_UPLOAD_URL_EXPIRES + 120)
         AudioFile.objects.filter(pk=ticket["audio_id"]).update(created_at=expired)

@@ -63,7 +63,10 @@ def test_a_tiny_model_trains_on_real_human_and_tts_speech_and_reloads_weights_on
     labels = [0] * len(humans) + [1] * len(rendered)
     losses = []
     model = train(
-        audios, labels, VerdictTrainConfig(epochs=2, width=4), on_epoch=lambda e, loss: losses.append(loss)
+        audios,
+        labels,
+        VerdictTrainConfig(epochs=2, width=4),
+        on_epoch=lambda e, loss, _model: losses.append(loss),
     )
     assert len(losses) == 2 and all(np.isfinite(losses))
     model.save(tmp_path / "v.pt")

@@ -24,6 +24,7 @@ from training.serializers import (
     TrainingConfigSerializer,
     TrainingJobCreateSerializer,
     TrainingJobSerializer,
+    config_context,
 )
 
 
@@ -68,9 +69,8 @@ class TrainingJobListView(GenericAPIView):
         annotation_set = dataset.annotation_sets.filter(pk=body["annotation_set_id"]).first()
         if annotation_set is None:
             raise Http404("Annotation set not found")
-        types = [t.name for t in dataset.artifact_types.all()]
         caller = caller_of(request)
-        context = {"dataset_types": types, "models": builtin.visible_models(caller.team)}
+        context = config_context(dataset, caller.team)
         serializer = TrainingConfigSerializer(data=body["config"], context=context)
         if not serializer.is_valid():
             raise ValidationError({"config": serializer.errors})

@@ -22,7 +22,7 @@ from django.db.models import Q
 
 from relayml.ingest import sha256_of
 from relayweb import storage
-from training.models import DetectorModel
+from training.models import DetectorModel, ModelTask
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,24 @@ class Builtin:
 
 # v1 (log-mels alone) was replaced by v2 (waveform-detail features, per-type floors): install()
 # removes the rows of built-ins that no longer ship.
-BUILTINS = (Builtin("relay-base-detector-v2", "Relay base detector v2", "base-detector-v2.pt"),)
+# The verdict model (relayml.verdict_build) is a clip classifier of human / artificial: listed so
+# teams see its held-out figures and fine-tune it (training task "classification") on their audio.
+BUILTINS = (
+    Builtin("relay-base-detector-v2", "Relay base detector v2", "base-detector-v2.pt"),
+    Builtin("relay-verdict-v1", "Relay verdict model v1 (human / artificial)", "verdict-v1.pt"),
+)
 
 
 def visible_models(team):
     """A team's own models and the built-in ones."""
     return DetectorModel.objects.filter(Q(team=team) | Q(team__isnull=True))
+
+
+def team_verdict_models(team) -> list[DetectorModel]:
+    """The team's own human / artificial classifiers: offered beside the built-in verdict model."""
+    return [
+        m for m in DetectorModel.objects.filter(team=team, task=ModelTask.CLASSIFICATION) if m.gives_verdicts
+    ]
 
 
 def model_file(model: DetectorModel) -> Path:
@@ -86,10 +98,12 @@ def install() -> list[DetectorModel]:
             defaults={
                 "team": None,
                 "name": builtin.name,
-                "artifact_types": card["artifact_types"],
+                # A detector's card names its types; a classifier's, its labels (classes).
+                "artifact_types": card.get("artifact_types") or card["labels"],
+                "task": ModelTask.DETECTION if "artifact_types" in card else ModelTask.CLASSIFICATION,
                 "config": card["config"],
                 # Validation metrics, and how it did on engines it never heard (the honest figure).
-                "metrics": {**card["metrics"], "held_out": card.get("held_out") or {}},
+                "metrics": {**card.get("metrics", {}), "held_out": card.get("held_out") or {}},
                 "file_path": PREFIX + builtin.filename,
                 "size_bytes": builtin.path.stat().st_size,
             },

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from relayml.verdict_heuristics import LABELS
 from relayweb.models import Team
 
 
@@ -65,6 +66,11 @@ class TrainingJob(models.Model):
         return model.id if model else None
 
 
+class ModelTask(models.TextChoices):
+    DETECTION = "detection"  # timestamped artifact events (relayml.train)
+    CLASSIFICATION = "classification"  # one class per clip (relayml.classify_train)
+
+
 class DetectorModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No team: a built-in model (training/builtin.py), listed for every team and changed by none.
@@ -79,7 +85,9 @@ class DetectorModel(models.Model):
     dataset_id = models.UUIDField(db_index=True, null=True, blank=True)
     annotation_set_id = models.UUIDField(null=True, blank=True)
     annotation_set_version = models.PositiveIntegerField(null=True, blank=True)
+    # A detector's artifact types; a classifier's classes, in the order of its outputs.
     artifact_types = models.JSONField(default=list)
+    task = models.CharField(max_length=16, choices=ModelTask.choices, default=ModelTask.DETECTION)
     config = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict)
     # A relayweb.storage key (a path under MEDIA_ROOT, or an object in the bucket).
@@ -96,3 +104,12 @@ class DetectorModel(models.Model):
     @property
     def is_builtin(self) -> bool:
         return self.team_id is None
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task == ModelTask.CLASSIFICATION
+
+    @property
+    def gives_verdicts(self) -> bool:
+        """A classifier of human / artificial (in the verdict model's order) can give verdicts."""
+        return self.is_classifier and tuple(self.artifact_types) == LABELS

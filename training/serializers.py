@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from relayml.verdict_heuristics import LABELS
 from relayweb.serializers import DirectModelSerializer
-from training.models import DetectorModel, TrainingJob
+from training.builtin import visible_models
+from training.models import DetectorModel, ModelTask, TrainingJob
 
 
 class TrainingConfigSerializer(serializers.Serializer):
-    """Relay's defaults and ranges; `context_ms` is ours (audio seen around each chunk)."""
+    """Relay's defaults and ranges; `context_ms` is ours (audio seen around each chunk), and so is
+    `task`: "detection" (artifact events, the default) or "classification" (a clip classifier of
+    the dataset's `clip_classes`: all of them unless the config names two or more)."""
 
-    artifact_types = serializers.ListField(child=serializers.CharField(max_length=100), allow_empty=False)
+    task = serializers.ChoiceField(choices=ModelTask.values, default=ModelTask.DETECTION)
+    artifact_types = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    clip_classes = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     epochs = serializers.IntegerField(min_value=1, max_value=100, default=20)
     validation_split = serializers.FloatField(min_value=0.1, max_value=0.5, default=0.2)
     learning_rate = serializers.FloatField(min_value=0.0001, max_value=0.1, default=0.001)
@@ -23,11 +29,25 @@ class TrainingConfigSerializer(serializers.Serializer):
     base_model_id = serializers.UUIDField(required=False, allow_null=True, default=None)
 
     def validate(self, data):
-        if data["stride_ms"] > data["chunk_size_ms"]:
-            raise serializers.ValidationError({"stride_ms": ["stride_ms must not exceed chunk_size_ms"]})
+        if data["task"] == ModelTask.CLASSIFICATION:
+            data.pop("artifact_types", None)
+            data["clip_classes"] = self.checked_classes(data.get("clip_classes"))
+            for field in ("chunk_size_ms", "stride_ms", "context_ms"):  # a detector's, not a classifier's
+                data.pop(field, None)
+        else:
+            data.pop("clip_classes", None)
+            data["artifact_types"] = self.checked_types(data.get("artifact_types"))
+            if data["stride_ms"] > data["chunk_size_ms"]:
+                raise serializers.ValidationError({"stride_ms": ["stride_ms must not exceed chunk_size_ms"]})
+        data["base_model_id"] = self.checked_base(data.get("base_model_id"), data["task"])
+        return data
+
+    def checked_types(self, types: list[str] | None) -> list[str]:
+        if not types:
+            raise serializers.ValidationError({"artifact_types": ["field required"]}, code="required")
         allowed = self.context.get("dataset_types")
         if allowed is not None:
-            unknown = [t for t in data["artifact_types"] if t not in allowed]
+            unknown = [t for t in types if t not in allowed]
             if unknown:
                 raise serializers.ValidationError(
                     {
@@ -36,13 +56,49 @@ class TrainingConfigSerializer(serializers.Serializer):
                         ]
                     }
                 )
-        if len(set(data["artifact_types"])) != len(data["artifact_types"]):
+        if len(set(types)) != len(types):
             raise serializers.ValidationError({"artifact_types": ["artifact types must not repeat"]})
-        base, models = data.get("base_model_id"), self.context.get("models")
-        if base is not None and models is not None and not models.filter(pk=base).exists():
+        return types
+
+    def checked_classes(self, classes: list[str] | None) -> list[str]:
+        allowed = self.context.get("dataset_classes") or []
+        classes = classes or list(allowed)
+        unknown = [c for c in classes if c not in allowed]
+        if unknown:
+            have = ", ".join(allowed) or "none: declare them on the dataset first"
+            raise serializers.ValidationError(
+                {"clip_classes": [f"not in this dataset: {', '.join(unknown)} (it has {have})"]}
+            )
+        if len(set(classes)) != len(classes):
+            raise serializers.ValidationError({"clip_classes": ["clip classes must not repeat"]})
+        if len(classes) < 2:
+            raise serializers.ValidationError(
+                {"clip_classes": ["a classifier needs at least two clip classes"]}
+            )
+        # human / artificial in the verdict model's order: such a model gives verdicts.
+        return list(LABELS) if set(classes) == set(LABELS) else classes
+
+    def checked_base(self, base, task: str) -> str | None:
+        models = self.context.get("models")
+        if base is None or models is None:
+            return str(base) if base else None
+        found = models.filter(pk=base).first()
+        if found is None:
             raise serializers.ValidationError({"base_model_id": ["no such model (yours or built in)"]})
-        data["base_model_id"] = str(base) if base else None
-        return data
+        if found.task != task:
+            raise serializers.ValidationError(
+                {"base_model_id": [f"{found.name} is a {found.task} model; this job trains for {task}"]}
+            )
+        return str(base)
+
+
+def config_context(dataset, team) -> dict:
+    """What TrainingConfigSerializer checks a config against: the dataset's names, the team's models."""
+    return {
+        "dataset_types": [t.name for t in dataset.event_types()],
+        "dataset_classes": [t.name for t in dataset.clip_classes()],
+        "models": visible_models(team),
+    }
 
 
 class TrainingJobCreateSerializer(serializers.Serializer):
@@ -66,12 +122,16 @@ class TrainingJobSerializer(DirectModelSerializer):
 class DetectorModelSerializer(DirectModelSerializer):
     training_job_id = serializers.UUIDField(read_only=True, allow_null=True)
     is_builtin = serializers.BooleanField(read_only=True)
+    gives_verdicts = serializers.BooleanField(
+        read_only=True, help_text="a human/artificial classifier: usable for verdicts (verdict_model_id)"
+    )
 
     class Meta:
         model = DetectorModel
         fields = [
             "id", "name", "training_job_id", "dataset_id", "annotation_set_id", "annotation_set_version",
-            "artifact_types", "config", "metrics", "size_bytes", "created_at", "is_builtin",
+            "artifact_types", "task", "config", "metrics", "size_bytes", "created_at", "is_builtin",
+            "gives_verdicts",
         ]  # fmt: skip
 
 

@@ -7,15 +7,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from datasets.models import AnnotationSet, Dataset
 from relayweb import jobs, storage, webhooks
-from relayweb.errors import Conflict
+from relayweb.errors import Conflict, Unprocessable
 from relayweb.models import WebhookEvent
-from training.models import FINISHED, DetectorModel, TrainingJob, TrainingStatus
+from training.builtin import visible_models
+from training.models import FINISHED, DetectorModel, ModelTask, TrainingJob, TrainingStatus
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def model_relpath(model_id) -> str:
     return f"models/{model_id}/model.pt"
 
 
-def check_prerequisites(dataset: Dataset, annotation_set: AnnotationSet, types: list[str]) -> None:
+def check_prerequisites(dataset: Dataset, annotation_set: AnnotationSet, config: dict) -> None:
     """Each unmet prerequisite is a 409 with a reason a person can act on."""
     if not annotation_set.is_published:
         raise Conflict(
@@ -38,18 +39,35 @@ def check_prerequisites(dataset: Dataset, annotation_set: AnnotationSet, types: 
             f"Training needs at least {needed_ms / 60000:.1f} minutes of audio; annotation set "
             f"v{annotation_set.version} covers {total_ms / 60000:.1f}"
         )
+    if config.get("task") == ModelTask.CLASSIFICATION:
+        check_labelled_files(annotation_set, config["clip_classes"])
+        return
     counts = set(annotation_set.annotations.values_list("artifact_type__name", flat=True).distinct())
-    missing = [t for t in types if t not in counts]
+    missing = [t for t in config["artifact_types"] if t not in counts]
     if missing:
         raise Conflict(
             f"Annotation set v{annotation_set.version} has no annotations of: {', '.join(missing)}"
         )
 
 
+def check_labelled_files(annotation_set: AnnotationSet, classes: list[str]) -> None:
+    """A classifier needs two labelled files of each class: one to learn from, one to validate on."""
+    rows = annotation_set.annotations.filter(
+        artifact_type__name__in=classes, audio_file__in=annotation_set.audio_files.all()
+    )
+    files = dict(rows.values_list("artifact_type__name").annotate(n=Count("audio_file", distinct=True)))
+    short = [f"{c} ({files.get(c, 0)})" for c in classes if files.get(c, 0) < 2]
+    if short:
+        raise Conflict(
+            f"Annotation set v{annotation_set.version} needs at least two labelled files of each clip "
+            f"class (one to learn from, one to validate on); it has: {', '.join(short)}"
+        )
+
+
 def create_job(
     team, dataset: Dataset, annotation_set: AnnotationSet, config: dict, user=None, queue: bool = True
 ) -> TrainingJob:
-    check_prerequisites(dataset, annotation_set, config["artifact_types"])
+    check_prerequisites(dataset, annotation_set, config)
     with transaction.atomic():
         job = TrainingJob.objects.create(
             team=team,
@@ -142,7 +160,8 @@ def complete(job: TrainingJob, result) -> DetectorModel | None:
         dataset_id=job.dataset_id,
         annotation_set_id=job.annotation_set_id,
         annotation_set_version=job.annotation_set_version,
-        artifact_types=job.config["artifact_types"],
+        artifact_types=labels_of(job.config),
+        task=job.config.get("task", ModelTask.DETECTION),
         config=job.config,
         metrics=result.metrics,
     )
@@ -159,6 +178,13 @@ def complete(job: TrainingJob, result) -> DetectorModel | None:
     job.refresh_from_db()
     announce(job, WebhookEvent.TRAINING_COMPLETED, model)
     return model
+
+
+def labels_of(config: dict) -> list[str]:
+    """A detector's artifact types or a classifier's classes, from its training config."""
+    return (
+        config["clip_classes"] if config.get("task") == ModelTask.CLASSIFICATION else config["artifact_types"]
+    )
 
 
 def announce(job: TrainingJob, event: str, model: DetectorModel | None = None) -> None:
@@ -189,6 +215,30 @@ def cancel(job: TrainingJob) -> TrainingJob:
             locked.completed_at = timezone.now()
             locked.save(update_fields=["cancel_requested", "status", "completed_at"])
     return locked
+
+
+def ensure_detector(model: DetectorModel, loc: list) -> None:
+    """Finding artifacts needs a detector; a clip classifier is a 422 saying what it is for."""
+    if model.is_classifier:
+        raise Unprocessable(
+            loc, f"{model.name} is a clip classifier: it gives verdicts (analyses: verdict, with "
+            "verdict_model_id when it classifies human / artificial), not detections",
+        )  # fmt: skip
+
+
+def verdict_model(team, model_id, loc: list) -> DetectorModel | None:
+    """The model a team asked to give its verdicts (None: the built-in verdict model): one it can see
+    that classifies human / artificial, else a 422 at `loc`."""
+    if not model_id:
+        return None
+    model = visible_models(team).filter(pk=model_id).first()
+    if model is None:
+        raise Unprocessable(loc, "no such model (yours or built in)")
+    if not model.gives_verdicts:
+        raise Unprocessable(
+            loc, f"{model.name} does not classify human / artificial, so it gives no verdicts"
+        )
+    return model
 
 
 def ensure_editable(model: DetectorModel) -> None:

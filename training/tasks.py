@@ -1,4 +1,5 @@
-"""The training task (GPU cluster): job id in, one call into relayml.train, results saved by services."""
+"""The training task (GPU cluster): job id in, one call into relayml (a detector or a clip classifier),
+results saved by services."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from relayml.train import TrainConfig, TrainFile, TrainingCancelled, pick_device
 from relayweb import jobs, storage
 from training import services
 from training.builtin import model_file
-from training.models import DetectorModel, TrainingJob, TrainingStatus
+from training.models import DetectorModel, ModelTask, TrainingJob, TrainingStatus
 
 log = logging.getLogger(__name__)
 CANCEL_CHECK_EVERY_S = 2.0
@@ -46,6 +47,48 @@ def training_files(job: TrainingJob) -> Iterator[list[TrainFile]]:
         ]
 
 
+@contextlib.contextmanager
+def classification_files(job: TrainingJob) -> Iterator[list]:
+    """The published set's files labelled with a clip class: each one's canonical audio on this
+    machine for the block, and its labelled segments."""
+    from relayml.classify_train import ClipFile, Segment
+
+    annotation_set = AnnotationSet.objects.filter(pk=job.annotation_set_id).first()
+    if annotation_set is None:
+        raise ValueError("the annotation set was deleted before training started")
+    audio = annotation_set.audio_files.filter(processing_status=ProcessingStatus.READY)
+    rows = annotation_set.annotations.select_related("artifact_type").filter(
+        artifact_type__name__in=job.config["clip_classes"], audio_file__in=audio
+    )
+    segments: dict = {}
+    for a in rows.order_by("audio_file_id", "start_ms"):
+        segments.setdefault(a.audio_file_id, []).append(Segment(a.start_ms, a.end_ms, a.artifact_type.name))
+    labelled = list(audio.filter(pk__in=segments).order_by("id"))
+    keys = [storage.join(storage.audio_prefix(f), CANONICAL_NAME) for f in labelled]
+    with storage.local_copies(keys) as paths:
+        yield [
+            ClipFile(str(f.id), str(path), segments[f.id]) for f, path in zip(labelled, paths, strict=True)
+        ]
+
+
+def run_training(job: TrainingJob, work: Path, device: str, on_epoch, should_stop):
+    """One call into relayml: a detector (relayml.train) or a clip classifier (relayml.classify_train)."""
+    config = job.config
+    if config.get("task") == ModelTask.CLASSIFICATION:
+        from relayml.classify_train import ClassifierConfig, train_classifier
+
+        fields = ClassifierConfig.__dataclass_fields__
+        settings_ = {k: v for k, v in config.items() if k in fields and k != "classes"}
+        with classification_files(job) as clip_files:
+            return train_classifier(
+                clip_files, ClassifierConfig(classes=tuple(config["clip_classes"]), **settings_), work,
+                on_epoch, should_stop, device, base_model_path(job),
+            )  # fmt: skip
+    train_config = TrainConfig(**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__})
+    with training_files(job) as files:
+        return train(files, train_config, work, on_epoch, should_stop, device, base_model_path(job))
+
+
 def base_model_path(job: TrainingJob) -> Path | None:
     base_id = job.config.get("base_model_id")
     if not base_id:
@@ -69,22 +112,12 @@ def train_job(job_id: str) -> str:
         last_check[0] = time.monotonic()
         return services.cancel_requested(job_id)
 
-    config = TrainConfig(**{k: v for k, v in job.config.items() if k in TrainConfig.__dataclass_fields__})
+    def on_epoch(report, progress: float) -> None:
+        services.record_epoch(job_id, report.to_dict(), progress)
+
     try:
-        with (
-            jobs.heartbeat(services.TRAINING, [job_id]),
-            training_files(job) as files,
-            storage.scratch_dir() as work,
-        ):
-            result = train(
-                files,
-                config,
-                work,
-                on_epoch=lambda report, progress: services.record_epoch(job_id, report.to_dict(), progress),
-                should_stop=should_stop,
-                device=device,
-                base_model=base_model_path(job),
-            )
+        with jobs.heartbeat(services.TRAINING, [job_id]), storage.scratch_dir() as work:
+            result = run_training(job, work, device, on_epoch, should_stop)
             model = services.complete(job, result)
     except TrainingCancelled:
         services.finish(job_id, TrainingStatus.CANCELLED)

@@ -15,7 +15,7 @@ from relayweb.models import Role, role_at_least
 from relayweb.views import team_object, team_required
 from training import builtin, services
 from training.models import DetectorModel, TrainingJob, TrainingStatus
-from training.serializers import TrainingConfigSerializer
+from training.serializers import TrainingConfigSerializer, config_context
 
 
 @team_required()
@@ -49,14 +49,14 @@ def start_training(request, dataset_id, set_id):
     annotation_set = AnnotationSet.objects.filter(dataset=dataset, pk=set_id).first()
     if annotation_set is None:
         raise Http404("Annotation set not found")
-    types = [t.name for t in dataset.artifact_types.all()]
     data = {
+        "task": request.POST.get("task") or "detection",
         "artifact_types": request.POST.getlist("artifact_types"),
+        "clip_classes": request.POST.getlist("clip_classes"),
         "epochs": request.POST.get("epochs") or 20,
         "base_model_id": request.POST.get("base_model_id") or None,
     }
-    context = {"dataset_types": types, "models": builtin.visible_models(request.membership.team)}
-    form = TrainingConfigSerializer(data=data, context=context)
+    form = TrainingConfigSerializer(data=data, context=config_context(dataset, request.membership.team))
     if not form.is_valid():
         messages.error(request, f"Training not started: {form.errors}")
         return redirect("datasets:detail", dataset_id=dataset.id)

@@ -236,8 +236,22 @@ function pickType(name) {
     button.classList.toggle("active", button.dataset.pickType === name);
   }
   if (config.readOnly) return;
+  // A clip class labels whole files (or segments, drawn like artifacts): one click for the file.
+  const isClass = kindOf(name) === "class";
+  $("label-file").hidden = !isClass;
+  $("label-file-class").textContent = isClass ? name : "";
   enableDrawing();
   if (state.selected && store.items.has(state.selected)) store.update(state.selected, { type: name });
+}
+
+function kindOf(name) {
+  return config.types.find((t) => t.name === name)?.kind || "event";
+}
+
+function labelWholeFile() {
+  if (config.readOnly || kindOf(state.type) !== "class") return;
+  const item = store.create({ type: state.type, start_ms: 0, end_ms: config.durationMs });
+  select(item.key);
 }
 
 function nudge(side, deltaMs) {
@@ -313,6 +327,7 @@ const KEYS = {
   r: playSelected,
   l: toggleLoop,
   s: toggleSpectrogram,
+  w: labelWholeFile,
   j: () => selectNeighbour(1),
   k: () => selectNeighbour(-1),
   n: () => go(config.nextUrl),
@@ -350,6 +365,7 @@ function wireControls() {
   $("undo").addEventListener("click", () => store.undo());
   $("redo").addEventListener("click", () => store.redo());
   $("delete").addEventListener("click", removeSelected);
+  $("label-file").addEventListener("click", labelWholeFile);
   $("retry").addEventListener("click", () => store.retry());
   $("show-help").addEventListener("click", () => $("help").showModal());
   pickType(state.type);

@@ -13,10 +13,11 @@ function row(name) {
   return tr;
 }
 
-async function upload(file, ref) {
+async function upload(file, ref, model) {
   const body = new FormData();
   body.append("file", file);
   if (ref) body.append("ref_id", ref);
+  if (model) body.append("model_id", model);
   const response = await fetch("/api/v1/classifications", {
     method: "POST", body, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
   });
@@ -50,11 +51,12 @@ form?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const files = [...document.getElementById("classify-files").files];
   const ref = document.getElementById("classify-ref").value.trim();
+  const model = document.getElementById("classify-model")?.value || "";
   const waiting = new Map();
   await Promise.all(files.map(async (file) => {
     const tr = row(file.name);
     try {
-      const c = await upload(file, ref);
+      const c = await upload(file, ref, model);
       show(tr, c);
       waiting.set(c.identifier, tr);
     } catch (error) {

@@ -14,7 +14,9 @@ const loss = chart("loss-chart", [
   { label: "train loss", data: [], borderColor: "#4363D8" },
   { label: "validation loss", data: [], borderColor: "#F58231" },
 ], "loss");
-const f1 = chart("f1-chart", [{ label: "validation event F1", data: [], borderColor: "#3CB44B" }], "F1");
+// A clip classifier's val_f1 is its macro F1 over classes; a detector's, its event F1.
+const f1Label = root.dataset.task === "classification" ? "validation macro F1 (clips)" : "validation event F1";
+const f1 = chart("f1-chart", [{ label: f1Label, data: [], borderColor: "#3CB44B" }], "F1");
 
 function draw(history) {
   const epochs = history.map((h) => h.epoch);
