@@ -62,7 +62,8 @@ class DatasetWriteSerializer(serializers.Serializer):
         events, classes = data.get("artifact_types"), data.get("clip_classes")
         if not self.partial and not events and not classes:
             raise serializers.ValidationError(
-                {"artifact_types": ["a dataset needs at least one artifact type (or clip class)"]}, code="empty"
+                {"artifact_types": ["a dataset needs at least one artifact type (or clip class)"]},
+                code="empty",
             )
         shared = {t["name"] for t in events or []} & {c["name"] for c in classes or []}
         if shared:

@@ -300,7 +300,8 @@ class FileContentView(GenericAPIView):
 class FileExplainView(GenericAPIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("artifact_type", str, required=True),
+            OpenApiParameter("target", enum=["detection", "verdict"], description="default detection"),
+            OpenApiParameter("artifact_type", str, description="required for a detection"),
             OpenApiParameter("start_ms", int, required=True),
             OpenApiParameter("end_ms", int, required=True),
         ],
@@ -308,12 +309,16 @@ class FileExplainView(GenericAPIView):
     )
     def get(self, request, job_id, file_id):
         """Ours (seed 003's explanations): which time-frequency cells of the model's input drove the
-        score of a span, as a column-major RLE mask. Computed once on the inference queue: 202 with
-        the status (and Retry-After) until it is done."""
+        score of a span (a detection's type, or with `target=verdict` the verdict model's class), as a
+        column-major RLE mask. Computed once on the inference queue: 202 with the status (and
+        Retry-After) until it is done."""
         job = get_job(request, job_id)
         f = get_file(job, file_id)
+        target = query_choice(request, "target", ["detection", "verdict"]) or "detection"
         artifact_type = request.query_params.get("artifact_type", "")
-        if not artifact_type:
+        if target == "verdict":
+            artifact_type = explanations.VERDICT_TARGET
+        elif not artifact_type:
             raise Unprocessable(["query", "artifact_type"], "field required", "value_error.missing")
         for name in ("start_ms", "end_ms"):
             if request.query_params.get(name) in (None, ""):

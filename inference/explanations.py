@@ -1,4 +1,5 @@
-"""Explanations of detections (`.../explain`): occlusion maps computed on the inference queue.
+"""Explanations of detections and verdicts (`.../explain`): occlusion maps computed on the
+inference queue.
 
 The web process never runs a model: asking for an explanation records it (one row per file, type
 and span, so asking again reuses it) and queues it; the worker claims it through the job lifecycle
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from inference.models import (
     ARTIFACTS,
+    VERDICT,
     Explanation,
     FileStatus,
     InferenceFile,
@@ -23,17 +25,22 @@ from relayweb import jobs
 from relayweb.errors import Conflict, Unprocessable
 
 MAX_SPAN_MS = 30_000  # relayml.explain.MAX_SPAN_MS
+# The row's artifact_type for a verdict's explanation: not a possible type name ([a-z0-9_]).
+VERDICT_TARGET = "@verdict"
 
 
 def check_request(
     f: InferenceFile, job: InferenceJob, artifact_type: str, start_ms: int, end_ms: int
 ) -> None:
     """Each refusal names the parameter, before anything is queued."""
-    if ARTIFACTS not in (job.config.get("analyses") or [ARTIFACTS]) or not job.model_id:
-        raise Conflict("This job ran no detector: there is nothing to explain")
     if f.status != FileStatus.COMPLETED:
         raise Conflict(f"Only processed files can be explained; this one is {f.status}")
-    if artifact_type not in job.artifact_types:
+    if artifact_type == VERDICT_TARGET:
+        if VERDICT not in (job.config.get("analyses") or []) or not (f.verdict or {}).get("classification"):
+            raise Conflict("This file has no verdict to explain")
+    elif ARTIFACTS not in (job.config.get("analyses") or [ARTIFACTS]) or not job.model_id:
+        raise Conflict("This job ran no detector: there is nothing to explain")
+    elif artifact_type not in job.artifact_types:
         raise Unprocessable(
             ["query", "artifact_type"], f"must be one of the model's types: {', '.join(job.artifact_types)}"
         )

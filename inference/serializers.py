@@ -45,7 +45,7 @@ class InferenceConfigSerializer(PostprocessSerializer):
     )
 
     verdict_model_id = serializers.UUIDField(
-        required=False, allow_null=True, default=None,
+        required=False, allow_null=True,
         help_text="with the verdict analysis: a human / artificial classifier of yours (training task "
         "classification); default: the built-in verdict model",
     )  # fmt: skip

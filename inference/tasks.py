@@ -198,34 +198,46 @@ def classify_finished(task) -> None:
 
 
 def explain(explanation_id: str) -> str:
-    """An explanation of a detection: claim it, run relayml.explain on the file, save the result."""
+    """An explanation of a detection or a verdict: claim it, run relayml.explain (or
+    relayml.explain_verdict) on the file, save the result."""
     from inference import explanations
     from inference.models import Explanation
-    from relayml.explain import explain_detection
-    from relayml.model import Detector
 
     attempt = jobs.claim(explanations.EXPLANATION, explanation_id)
     if attempt is None:
         return "nothing to do"
     e = Explanation.objects.select_related("file__job").get(pk=explanation_id)
     try:
-        model = DetectorModel.objects.filter(pk=e.file.job.model_id).first()
-        if model is None:
-            raise ValueError("the model was deleted")
         with (
             jobs.heartbeat(explanations.EXPLANATION, [explanation_id]),
             storage.local_copy(e.file.s3_key) as path,
         ):
-            detector = Detector.load(model_file(model))
-            found = explain_detection(
-                detector, str(path), e.artifact_type, e.start_ms, e.end_ms, decode_limits()
-            )
+            found = explain_span(e, str(path))
     except Exception as exc:  # a file that no longer decodes, a span past its end: the reason is kept
         log.info("explanation %s failed", explanation_id, exc_info=True)
         explanations.record_failure(explanation_id, jobs.reason(exc))
         return "failed"
     explanations.record_result(explanation_id, attempt, found.to_dict())
     return "done"
+
+
+def explain_span(e, path: str):
+    from inference.explanations import VERDICT_TARGET
+
+    job = e.file.job
+    if e.artifact_type == VERDICT_TARGET:
+        from relayml.explain_verdict import explain_verdict
+
+        model = verdict_model(job.config.get("verdict_model_id"))
+        return explain_verdict(model, path, e.start_ms, e.end_ms, decode_limits())
+    from relayml.explain import explain_detection
+    from relayml.model import Detector
+
+    model = DetectorModel.objects.filter(pk=job.model_id).first()
+    if model is None:
+        raise ValueError("the model was deleted")
+    detector = Detector.load(model_file(model))
+    return explain_detection(detector, path, e.artifact_type, e.start_ms, e.end_ms, decode_limits())
 
 
 def explain_finished(task) -> None:

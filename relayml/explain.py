@@ -47,20 +47,25 @@ class Explanation:
     mask: np.ndarray  # (n_mels, frames) bool
     image: np.ndarray  # (frames, n_mels) uint8: the window's spectrogram, for drawing
     mel_hz: list[float]
+    # A verdict's: every class's probability (the explained one, the most likely, first).
+    predictions: list[dict] | None = None
+    model_type: str = "audioEventDetection"
+    patch: tuple[int, int] = (PATCH_BANDS, PATCH_FRAMES)
 
     def to_dict(self) -> dict:
         """The contract's explanation (seed 003's shape, with our audio fields)."""
         height, width = self.mask.shape
+        predictions = self.predictions or [{"label": self.artifact_type, "score": round(self.score, 4)}]
         return {
-            "modelType": "audioEventDetection",
-            "result": {"classPredictions": [{"label": self.artifact_type, "score": round(self.score, 4)}]},
+            "modelType": self.model_type,
+            "result": {"classPredictions": predictions},
             "explanation": {
                 "maskRLE": rle_column_major(self.mask),
                 "dimensions": {"height": height, "width": width},
                 "frame_ms": self.frame_ms,
                 "start_ms": round(self.first_frame * self.frame_ms),
                 "mel_hz": [round(hz, 1) for hz in self.mel_hz],
-                "method": f"occlusion of {PATCH_BANDS} bands × {PATCH_FRAMES} frames",
+                "method": f"occlusion of {self.patch[0]} bands × {self.patch[1]} frames",
                 # The window's log-mel image to draw the mask over: uint8, frame-major, low bands first.
                 "spectrogram": base64.b64encode(np.ascontiguousarray(self.image).tobytes()).decode(),
             },
@@ -149,13 +154,8 @@ def explain_detection(
                 batch[row, t : t + PATCH_FRAMES, b : b + PATCH_BANDS] = fill[b : b + PATCH_BANDS]
                 batch[row, t : t + PATCH_FRAMES, n_mels:] = fill[n_mels:]
             falls.extend((base - span_score(detector, batch, kind, span)).tolist())
-    importance = np.zeros((n_mels, len(x)), dtype=np.float32)
-    for (b, t), fall in zip(patches, falls, strict=True):
-        importance[b : b + PATCH_BANDS, t : t + PATCH_FRAMES] = max(0.0, fall)
-    top = float(importance.max())
-    mask = (
-        importance >= max(MASK_SHARE * top, MIN_DROP) if top >= MIN_DROP else np.zeros_like(importance, bool)
-    )
+    importance = importance_map(patches, falls, (n_mels, len(x)), (PATCH_BANDS, PATCH_FRAMES))
+    mask = mask_of(importance)
     mels = raw[:, :n_mels]
     image = window(mels, 0, len(mels), len(mels), file_ceiling(mels))
     params = detector.features
@@ -169,6 +169,21 @@ def explain_detection(
         image,
         mel_centres(n_mels, params.f_min, params.f_max),
     )
+
+
+def importance_map(patches, falls, shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """(bands, frames): each cell the fall in score when its patch was hidden (rises count as 0)."""
+    importance = np.zeros(shape, dtype=np.float32)
+    for (b, t), fall in zip(patches, falls, strict=True):
+        importance[b : b + size[0], t : t + size[1]] = max(0.0, fall)
+    return importance
+
+
+def mask_of(importance: np.ndarray) -> np.ndarray:
+    top = float(importance.max()) if importance.size else 0.0
+    if top < MIN_DROP:
+        return np.zeros_like(importance, bool)
+    return importance >= max(MASK_SHARE * top, MIN_DROP)
 
 
 def span_score(detector: Detector, batch: torch.Tensor, kind: int, span: slice) -> torch.Tensor:

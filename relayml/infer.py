@@ -269,10 +269,21 @@ def analyse_files(
             yield result
 
     def gather(result: FileResult) -> Iterator[FileResult]:
-        if result.error or not hear[result.key] or recogniser is None:
+        if result.error or (detector is not None and (not hear[result.key] or recogniser is None)):
             yield result
             return
         path, out_dir = paths[result.key]
+        if not hear[result.key] or recogniser is None:
+            # Neither detected nor heard (a verdict-only job): one decode still gives the file page
+            # its peaks and the file its duration.
+            try:
+                audio = decode_for_hearing(path, limits, out_dir / PEAKS_NAME, check)
+            except DECODE_ERRORS as exc:
+                yield FileResult(key=result.key, error=str(exc))
+                return
+            result.duration_ms = round(samples_of(audio) * 1000 / SAMPLE_RATE)
+            yield result
+            return
         try:
             # Without a detector the peaks come from this pass (the file page draws them).
             audio = decode_for_hearing(

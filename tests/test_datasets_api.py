@@ -30,7 +30,15 @@ def test_creating_the_seed_dataset_returns_it_with_its_types(api):
     body = response.json()
     assert body["name"] == "TTS Quality Detection"
     assert body["artifact_types"] == SEED_002["artifact_types"]
-    assert set(body) == {"id", "name", "description", "artifact_types", "clip_classes", "created_at", "updated_at"}
+    assert set(body) == {
+        "id",
+        "name",
+        "description",
+        "artifact_types",
+        "clip_classes",
+        "created_at",
+        "updated_at",
+    }
     assert body["clip_classes"] == []  # ours: none unless asked for
     assert body["created_at"].endswith("Z")
 

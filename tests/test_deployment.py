@@ -42,7 +42,7 @@ def test_the_production_stack_ingests_and_infers_through_redis_and_the_bucket(
 ):
     from relay_client import Relay
 
-    [model] = builtin.install()
+    model, _verdict = builtin.install()  # the base detector, then the verdict model
     relay = Relay(production.base_url, factories.make_key(team))
     clip = tmp_path / "take1.wav"
     clip.write_bytes(factories.wav_bytes(seed=5))

@@ -71,7 +71,7 @@ def explain_url(job, f, **query) -> str:
 
 @pytest.fixture
 def clicked_file(team, django_capture_on_commit_callbacks):
-    [model] = builtin.install()
+    model, _verdict = builtin.install()  # the base detector, then the verdict model
     job = services.create_job(team, model, {"threshold": 0.5, "merge_window_ms": 200, "min_duration_ms": 50})
     f = services.upload_and_queue(job, SimpleUploadedFile("click.wav", speech_with_a_click()))
     assert inference_tasks.run_job(str(job.id)) == "1 file(s) processed"
@@ -126,7 +126,7 @@ def test_bad_explain_requests_are_422_and_queue_nothing(api, clicked_file, query
 
 @pytest.mark.django_db
 def test_a_file_not_yet_processed_cannot_be_explained(api, team):
-    [model] = builtin.install()
+    model, _verdict = builtin.install()  # the base detector, then the verdict model
     job = services.create_job(team, model, {"threshold": 0.5, "merge_window_ms": 200, "min_duration_ms": 50})
     f = services.upload_and_queue(job, SimpleUploadedFile("click.wav", speech_with_a_click()))
     response = api.get(explain_url(job, f, artifact_type="glitch", start_ms=0, end_ms=100))
@@ -151,3 +151,105 @@ def test_the_file_page_draws_the_explanation_of_a_detection(
         stop(worker)
     assert int(page.get_attribute("#explanation canvas", "data-mask-cells")) > 0
     assert "glitch scored" in page.inner_text("#explanation .caption")
+
+
+# --- the verdict's explanation ---------------------------------------------------------------------
+
+SPEECH_S, SILENCE_S = 3.0, 2.0
+
+
+def tts_then_silence() -> bytes:
+    """Piper speaking for about SPEECH_S, then SILENCE_S of digital silence: the known answer is that
+    nothing after the speech can have driven the verdict."""
+    from relayml.realdata import engines
+
+    [audio] = engines.render(engines.Voice("piper", "en_US-joe-medium"), [
+        "Thanks for calling the pharmacy. Your prescription will be ready after four."
+    ])  # fmt: skip
+    audio = audio[: int(SPEECH_S * engines.SAMPLE_RATE)]
+    audio = np.concatenate([audio, np.zeros(int(SILENCE_S * engines.SAMPLE_RATE), np.float32)])
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, engines.SAMPLE_RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def test_a_verdicts_explanation_points_at_the_speech_and_never_at_the_silence(tmp_path):
+    from relayml.explain_verdict import explain_verdict
+    from relayml.verdict_build import load_builtin
+
+    path = tmp_path / "tts.wav"
+    path.write_bytes(tts_then_silence())
+    explained = explain_verdict(load_builtin(settings.RELAY_BUILTIN_MODELS_DIR), str(path), 0, 5000)
+    body = explained.to_dict()
+    assert body["modelType"] == "audioClassification"
+    labels = [p["label"] for p in body["result"]["classPredictions"]]
+    assert labels == ["artificial", "human"], (
+        "the model must call Piper artificial for the test to mean anything"
+    )
+    e = body["explanation"]
+    assert e["dimensions"]["height"] == 40 and len(e["mel_hz"]) == 40 and e["frame_ms"] == 10.0
+    frames = active_ms(e["maskRLE"], 40, e["dimensions"]["width"], e["start_ms"], e["frame_ms"])
+    assert frames, "some cells drove the verdict"
+    assert max(frames) < SPEECH_S * 1000 + 100, max(frames)  # the patch may spill 100 ms past the speech
+
+
+@pytest.mark.django_db
+def test_the_verdict_of_a_file_is_explained_through_the_api(api, team, django_capture_on_commit_callbacks):
+    config = {"analyses": ["verdict"], "threshold": 0.5, "merge_window_ms": 200, "min_duration_ms": 50}
+    job = services.create_job(team, None, config)
+    f = services.upload_and_queue(job, SimpleUploadedFile("tts.wav", tts_then_silence()))
+    assert inference_tasks.run_job(str(job.id)) == "1 file(s) processed"
+    f.refresh_from_db()
+    assert f.verdict["classification"] == "artificial"
+    # Neither detected nor heard, it still has its duration and the page's peaks (one decode).
+    assert abs(f.duration_ms - 1000 * (SPEECH_S + SILENCE_S)) <= 50
+    assert api.get(f"/api/v1/inference-jobs/{job.id}/files/{f.id}/peaks").status_code == 200
+    no_type = api.get(explain_url(job, f, start_ms=0, end_ms=100))
+    assert no_type.status_code == 422  # without target=verdict it is a detection's, which needs its type
+    url = explain_url(job, f, target="verdict", start_ms=0, end_ms=5000)
+    with django_capture_on_commit_callbacks():
+        first = api.get(url)
+        assert first.status_code == 202, first.json()
+    [explanation] = Explanation.objects.all()
+    assert inference_tasks.explain(str(explanation.pk)) == "done"
+    body = api.get(url).json()
+    assert body["modelType"] == "audioClassification"
+    assert body["result"]["classPredictions"][0]["label"] == "artificial"
+    bad = api.get(explain_url(job, f, target="sideways", start_ms=0, end_ms=5000))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "target"]
+
+
+@pytest.mark.django_db
+def test_a_file_without_a_verdict_has_none_to_explain(api, clicked_file):
+    job, f = clicked_file  # a detector's job: no verdict analysis
+    response = api.get(explain_url(job, f, target="verdict", start_ms=0, end_ms=1000))
+    assert response.status_code == 409 and "no verdict" in response.json()["detail"]
+    assert not Explanation.objects.exists()
+
+
+@pytest.fixture
+def judged_file(team, django_capture_on_commit_callbacks):
+    config = {"analyses": ["verdict"], "threshold": 0.5, "merge_window_ms": 200, "min_duration_ms": 50}
+    job = services.create_job(team, None, config)
+    f = services.upload_and_queue(job, SimpleUploadedFile("tts.wav", tts_then_silence()))
+    assert inference_tasks.run_job(str(job.id)) == "1 file(s) processed"
+    return job, f
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+def test_the_file_page_explains_its_verdict(
+    transactional_db, live_server, page, team, settings, media_root, judged_file
+):
+    job, f = judged_file
+    factories.make_user(team, "ada")
+    worker = start_cluster(settings, media_root, cluster=settings.RELAY_INFERENCE_QUEUE)
+    try:
+        sign_in(page, live_server, "ada")
+        page.goto(f"{live_server.url}/inference/{job.id}/files/{f.id}/")
+        page.click("#explain-verdict")
+        page.wait_for_selector("#explanation[data-state=done]", timeout=60_000)
+    finally:
+        stop(worker)
+    assert int(page.get_attribute("#explanation canvas", "data-mask-cells")) > 0
+    assert "artificial scored" in page.inner_text("#explanation .caption")

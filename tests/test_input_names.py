@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def job(api):
-    [model] = builtin.install()
+    model, _verdict = builtin.install()  # the base detector, then the verdict model
     response = api.post("/api/v1/inference-jobs", {"model_id": str(model.id)}, format="json")
     assert response.status_code == 201
     return response.json()

@@ -50,7 +50,7 @@ def holder_of(f: InferenceFile, clusters: list) -> object:
 
 def test_two_workers_share_a_job_each_file_once_and_a_killed_ones_file_is_handed_on(quick, media_root):
     team = factories.make_team()
-    [model] = builtin.install()
+    model, _verdict = builtin.install()  # the base detector, then the verdict model
     job = services.create_job(team, model, {"threshold": 0.5, "merge_window_ms": 200, "min_duration_ms": 50})
     # The first file is long enough that its worker is still on it when the test kills it.
     long = services.upload_and_queue(job, SimpleUploadedFile("long.wav", noise_wav(40, 0)))

@@ -125,7 +125,7 @@ def test_deleting_a_dataset_removes_its_objects(s3, api, dataset, django_capture
 
 
 def test_an_inference_file_goes_through_the_bucket_and_its_scores_come_back_from_it(s3, api, team):
-    [model] = builtin.install()
+    model, _verdict = builtin.install()  # the base detector, then the verdict model
     job = api.post("/api/v1/inference-jobs", {"model_id": str(model.id)}, format="json").json()
     data = factories.wav_bytes(seed=3)
     body = {"filename": "take.wav", "file_size_bytes": len(data)}

@@ -6,12 +6,12 @@ import { api } from "./api.js";
 const POLL_MS = 1000;
 const CELL = 3; // pixels per frame and per band
 
+// `detection` is a detection, or {target: "verdict", start_ms, end_ms} for the verdict model's call.
 export async function explain(fileUrl, detection, card) {
-  const query = new URLSearchParams({
-    artifact_type: detection.artifact_type,
-    start_ms: detection.start_ms,
-    end_ms: detection.end_ms,
-  });
+  const span = { start_ms: detection.start_ms, end_ms: detection.end_ms };
+  const query = new URLSearchParams(
+    detection.target === "verdict" ? { target: "verdict", ...span } : { artifact_type: detection.artifact_type, ...span },
+  );
   const caption = card.querySelector(".caption");
   card.hidden = false;
   card.dataset.state = "waiting";

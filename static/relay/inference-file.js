@@ -89,6 +89,12 @@ function renderList() {
   $("detection-count").textContent = String(state.shown.length);
 }
 
+// The verdict model's call on the file's first 30 s (the most one explanation covers).
+$("explain-verdict")?.addEventListener("click", () => {
+  const span = { target: "verdict", artifact_type: "verdict", start_ms: 0, end_ms: Math.min(config.durationMs, 30000) };
+  explain(fileUrl, span, $("explanation"));
+});
+
 function go(index) {
   if (!state.shown.length) return;
   state.current = (index + state.shown.length) % state.shown.length;
