@@ -318,3 +318,31 @@ def test_the_workspace_labels_a_whole_file_with_a_clip_class_in_one_click(
         0,
         ready_audio.duration_ms,
     )
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_clip_classifier_is_trained_from_the_dataset_page_and_its_model_page_draws_the_roc(
+    page, live_server, api, recordings, settings, team
+):
+    settings.RELAY_MIN_TRAINING_AUDIO_S = 5
+    dataset, _ = labelled_dataset(api, recordings)
+    factories.make_user(team, "ada", Role.OWNER)
+    sign_in(page, live_server, "ada")
+    page.goto(f"{live_server.url}/datasets/{dataset.id}/")
+    expect(page.locator("#clip-classes")).to_contain_text("artificial")
+    form = page.locator("form.classify-form")
+    expect(form.locator("select[name=base_model_id]")).to_have_value(VERDICT_ID)  # fine-tune by default
+    form.locator("input[name=epochs]").fill("2")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#job")).to_contain_text("a clip classifier of human, artificial")
+    job = TrainingJob.objects.get()
+    assert job.config["task"] == "classification" and job.config["base_model_id"] == VERDICT_ID
+    TrainingJob.objects.filter(pk=job.pk).update(status="queued")  # as the queue's hand-off leaves it
+    assert training_tasks.train_job(str(job.id)) == "completed"
+    page.reload()
+    page.click("#model-link")
+    expect(page.locator("#eer")).not_to_have_text("—")
+    points = len(DetectorModel.objects.get(training_job=job).metrics["roc"])
+    expect(page.locator("#roc-chart")).to_have_attribute("data-drawn", str(points), timeout=10_000)
+    expect(page.locator("#per-class")).to_contain_text("artificial")
