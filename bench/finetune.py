@@ -3,8 +3,8 @@
     python bench/finetune.py [--sizes 10,30,100,150] [--epochs 15] [--no-write]
 
 A team's own TTS output is played by Piper's neural voice, which the built-in base detector
-(`relayml/builtin/`) never heard (it trained on espeak-ng, flite and festival). The team annotates N clips
-(`relayml.realistic`, Piper only, seeds 200000+); for each N a model is trained from scratch and one
+(`relayml/builtin/`) never heard (it trained on espeak-ng, flite, festival and recorded people).
+The team annotates N clips (`relayml.realistic`, Piper only, seeds 200000+); for each N a model is trained from scratch and one
 is fine-tuned from the base (`relayml.train.train(..., base_model=…)`, what `config.base_model_id`
 does), and both are scored on the base's held-out Piper test set (seeds 100000+, never trained on),
 at the contract's default threshold 0.5, with event F1 and the contract's collars. The DSP baseline
@@ -51,7 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     team = basemodel.generated(args.data / "piper-team", max(sizes), 200_000, ("piper",))
-    test = basemodel.generated(args.data / "test", 60, basemodel.TEST_SEED, basemodel.HELD_OUT_ENGINES)
+    test = basemodel.generated(
+        args.data / "test", basemodel.TEST_CLIPS, basemodel.TEST_SEED, basemodel.HELD_OUT_ENGINES
+    )
     lines = [
         f"Command: `python bench/finetune.py --sizes {args.sizes} --epochs {args.epochs}` "
         f"({time.strftime('%Y-%m-%d')}). Machine: {machine_summary()}; device `cpu`.",

@@ -18,8 +18,8 @@ class DatasetAdmin(admin.ModelAdmin):
 
 @admin.register(ArtifactType)
 class ArtifactTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "dataset", "color", "position"]
-    list_filter = ["dataset__team"]
+    list_display = ["name", "kind", "dataset", "color", "position"]
+    list_filter = ["kind", "dataset__team"]
     search_fields = ["name", "dataset__name"]
 
 

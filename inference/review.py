@@ -49,9 +49,9 @@ def add_finding_types(dataset: Dataset, detections: list[dict]) -> None:
     """Script-check findings sent to review bring their types into the dataset (the reviewer asked
     for them to be kept); the model's detections only ever use the dataset's own types."""
     existing = [
-        {"name": t.name, "description": t.description, "color": t.color} for t in dataset.artifact_types.all()
+        {"name": t.name, "description": t.description, "color": t.color} for t in dataset.event_types()
     ]
-    names = {t["name"] for t in existing}
+    names = set(dataset.artifact_types.values_list("name", flat=True))  # clip classes' names are taken too
     wanted = sorted({d["artifact_type"] for d in detections if d.get("source") == "transcript"} - names)
     if wanted:
         added = [{"name": n, "description": FINDING_DESCRIPTIONS.get(n, "")} for n in wanted]

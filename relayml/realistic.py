@@ -82,6 +82,11 @@ def choose_voice(seed: int, names: tuple[str, ...]) -> tuple[engines.Voice, list
     """The clip's engine (round robin over `names`, so a set is balanced), voice and sentences."""
     rng = np.random.default_rng([seed, 0])
     engine = names[seed % len(names)]
+    if engine == engines.HUMAN:  # a person: their own prompts, at their own pace
+        speaker = str(rng.choice(engines.HUMAN_SPEAKERS))
+        said = engines.human_texts(speaker)
+        picks = rng.choice(len(said), size=int(rng.integers(3, 6)), replace=False)
+        return engines.Voice(engine, speaker), [said[i] for i in picks]
     name = str(rng.choice(engines.ENGINE_VOICES[engine]))
     tempo = float(rng.choice([0.85, 0.95, 1.05, 1.15]))  # few values, so Piper renders in batches
     voice = engines.Voice(engine, name, tempo, int(rng.integers(30, 70)) if engine == "espeak" else 50)

@@ -61,7 +61,7 @@ def test_a_builtin_model_is_listed_for_every_team_and_changed_by_none(base, clie
     assert download.status_code == 200
     payload = torch.load(io.BytesIO(b"".join(download.streaming_content)), weights_only=True)
     assert payload["artifact_types"] == TYPES
-    assert DetectorModel.objects.get(pk=base.id).name == "Relay base detector v2"
+    assert DetectorModel.objects.get(pk=base.id).name == "Relay base detector v3"
 
 
 def test_a_builtin_model_whose_weights_do_not_match_its_card_is_not_listed(settings, base_files, tmp_path):
@@ -159,7 +159,7 @@ def test_the_dataset_page_offers_the_builtin_model_as_a_starting_point(base, cli
     dataset, _ = trainable_dataset(team, clips=1)
     client.force_login(factories.make_user(team, "ada"))
     page = client.get(f"/datasets/{dataset.id}/").content.decode()
-    assert f'<option value="{base.id}" selected>Relay base detector v2</option>' in page
+    assert f'<option value="{base.id}" selected>Relay base detector v3</option>' in page
 
 
 def test_relays_own_base_detector_ships_intact_and_migrate_installs_it():

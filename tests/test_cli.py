@@ -114,7 +114,7 @@ def test_relay_check_gates_a_release_and_infer_writes_results_beside_the_audio(
         f'clean.wav,"{CLEAN} {AFTER}"\npaused.wav,"{CLEAN} {AFTER}"\n'
         'wrong.wav,"Your parcel will arrive on Tuesday between nine and eleven."\n'
     )
-    gate = ["--model", "relay-base-detector-v2", "--fail-on", "long_pause>=0.5", "--scripts", str(scripts),
+    gate = ["--model", "relay-base-detector-v3", "--fail-on", "long_pause>=0.5", "--scripts", str(scripts),
             "--max-wer", "0.3", "--speech-model", "whisper-tiny.en"]  # fmt: skip
 
     result = relay(live_server, key, "check", str(folder), *gate)
@@ -128,7 +128,7 @@ def test_relay_check_gates_a_release_and_infer_writes_results_beside_the_audio(
     report = json.loads(ok(relay(live_server, key, "check", str(folder / "clean.wav"), *gate, "--json")))
     assert report["passed"] is True and report["files"][0]["wer"] <= 0.3
 
-    out = ok(relay(live_server, key, "infer", str(folder / "paused.wav"), "--model", "relay-base-detector-v2",
+    out = ok(relay(live_server, key, "infer", str(folder / "paused.wav"), "--model", "relay-base-detector-v3",
                    "--format", "json,csv,audacity"))  # fmt: skip
     assert "paused.wav: 1 found" in out
     result = json.loads((folder / "paused.relay.json").read_text())
@@ -163,7 +163,7 @@ def test_relay_check_gates_a_release_against_the_make_run_stack(stack, team, tmp
         "check",
         str(tmp_path),
         "--model",
-        "relay-base-detector-v2",
+        "relay-base-detector-v3",
         "--fail-on",
         "long_pause>=0.5",
         "--json",

@@ -35,7 +35,7 @@ def test_relay_demo_fills_a_team_with_ready_annotated_audio_and_trains_a_model(c
     assert "training completed" in output
     # The demo's model starts from Relay's built-in base detector, so it is good from little data.
     assert model.config["base_model_id"] == str(BUILTINS[0].id)
-    assert "from Relay base detector v2" in output
+    assert "from Relay base detector v3" in output
 
     call_command("relay_demo", "--files", "1", "--sentences", "2", "--epochs", "0")  # again: afresh
     assert Dataset.objects.filter(team__name="Demo").count() == 1

@@ -49,7 +49,7 @@ def test_the_run_length_encoding_is_column_major_and_starts_with_zeros():
 
 
 def test_occlusion_points_at_an_injected_click_and_not_elsewhere(tmp_path):
-    detector = Detector.load(settings.RELAY_BUILTIN_MODELS_DIR / "base-detector-v2.pt")
+    detector = Detector.load(settings.RELAY_BUILTIN_MODELS_DIR / "base-detector-v3.pt")
     path = tmp_path / "click.wav"
     path.write_bytes(speech_with_a_click())
     explained = explain_detection(detector, str(path), "glitch", CLICK_MS - 20, CLICK_MS + 30)
@@ -133,24 +133,32 @@ def test_a_file_not_yet_processed_cannot_be_explained(api, team):
     assert response.status_code == 409 and "queued" in response.json()["detail"]
 
 
-@pytest.mark.browser
-@pytest.mark.worker
-def test_the_file_page_draws_the_explanation_of_a_detection(
-    transactional_db, live_server, page, team, settings, media_root, clicked_file
-):
-    job, f = clicked_file
+def explain_on_the_page(page, live_server, team, settings, media_root, job, f, button: str) -> str:
+    """Click `button` on the file's page with an inference worker running; the caption once drawn."""
     factories.make_user(team, "ada")
     worker = start_cluster(settings, media_root, cluster=settings.RELAY_INFERENCE_QUEUE)
     try:
         sign_in(page, live_server, "ada")
         page.goto(f"{live_server.url}/inference/{job.id}/files/{f.id}/")
         page.wait_for_selector("body[data-results=ready]")
-        page.click("#detection-list tr:first-child button.explain")
+        page.click(button)
         page.wait_for_selector("#explanation[data-state=done]", timeout=60_000)
     finally:
         stop(worker)
     assert int(page.get_attribute("#explanation canvas", "data-mask-cells")) > 0
-    assert "glitch scored" in page.inner_text("#explanation .caption")
+    return page.inner_text("#explanation .caption")
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+def test_the_file_page_draws_the_explanation_of_a_detection(
+    transactional_db, live_server, page, team, settings, media_root, clicked_file
+):
+    job, f = clicked_file
+    button = "#detection-list tr:first-child button.explain"
+    assert "glitch scored" in explain_on_the_page(
+        page, live_server, team, settings, media_root, job, f, button
+    )
 
 
 # --- the verdict's explanation ---------------------------------------------------------------------
@@ -242,14 +250,5 @@ def test_the_file_page_explains_its_verdict(
     transactional_db, live_server, page, team, settings, media_root, judged_file
 ):
     job, f = judged_file
-    factories.make_user(team, "ada")
-    worker = start_cluster(settings, media_root, cluster=settings.RELAY_INFERENCE_QUEUE)
-    try:
-        sign_in(page, live_server, "ada")
-        page.goto(f"{live_server.url}/inference/{job.id}/files/{f.id}/")
-        page.click("#explain-verdict")
-        page.wait_for_selector("#explanation[data-state=done]", timeout=60_000)
-    finally:
-        stop(worker)
-    assert int(page.get_attribute("#explanation canvas", "data-mask-cells")) > 0
-    assert "artificial scored" in page.inner_text("#explanation .caption")
+    caption = explain_on_the_page(page, live_server, team, settings, media_root, job, f, "#explain-verdict")
+    assert "artificial scored" in caption

@@ -233,3 +233,19 @@ def test_the_command_line_writes_a_mixed_set_that_ingests_into_training_files(tm
             assert 0 <= label["start_ms"] < label["end_ms"] <= record["duration_ms"]
             assert label["variant"].split("@")[0] in realistic.artifacts.VARIANTS[label["artifact_type"]]
     assert "engines {'espeak': 2, 'flite': 2}" in capsys.readouterr().out
+
+
+def test_recorded_people_carry_artifacts_as_the_engines_do_with_exact_labels():
+    """The detector's training speech may be a person's (Debian's telephone prompts): their own
+    prompts, every variant injected, each label where the audio changed."""
+    plan = realistic.plan_clip(5, names=(engines.HUMAN,), wanted=EVERY_VARIANT, chan=CHANNELS["dry"])
+    assert plan.voice.engine == engines.HUMAN and plan.voice.name in engines.HUMAN_SPEAKERS
+    assert all(text in engines.human_texts(plan.voice.name) for text in plan.texts)
+    trace: dict = {}
+    clip = realistic.make_clip(0, plan=plan, trace=trace)
+    assert clip.engine == engines.HUMAN and len(clip.labels) + len(clip.dropped) == len(plan.events) >= 9
+    e, r = trace["delivery"]
+    outside = np.ones(len(e), dtype=bool)
+    for _, (start, end) in trace["spans"]:
+        outside[max(0, start - 10 * MS) : end + 10 * MS] = False
+    assert np.max(np.abs((e - r)[outside])) < 1e-4  # a dry, lossless channel: changed only inside labels

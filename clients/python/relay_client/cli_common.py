@@ -67,8 +67,8 @@ class Mover:
 
 
 def model_id(relay: Relay, model: str) -> str:
-    """A model's id from its id, its name, or its name as a slug (`relay-base-detector-v2` for
-    "Relay base detector v2"); a name two models share must be given as an id."""
+    """A model's id from its id, its name, or its name as a slug (`relay-base-detector-v3` for
+    "Relay base detector v3"); a name two models share must be given as an id."""
     wanted = slug(model)
     found = [m for m in relay.models.list() if model == m["id"] or wanted == slug(m["name"])]
     if len(found) != 1:

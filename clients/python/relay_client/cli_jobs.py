@@ -62,7 +62,7 @@ def job_config(threshold: float | None, speech_model: str | None) -> dict[str, A
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--model", help="a model's id or name (e.g. relay-base-detector-v2)")
+@click.option("--model", help="a model's id or name (e.g. relay-base-detector-v3)")
 @click.option("--scripts", type=click.Path(exists=True, path_type=Path), help="JSON/CSV: filename → script")
 @click.option("--transcript", is_flag=True, help="hear the speech too (implied by --scripts)")
 @click.option("--speech-model", default=None, help="whisper-base (default) or whisper-tiny.en")
@@ -98,7 +98,7 @@ def infer(
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--model", help="a model's id or name (e.g. relay-base-detector-v2)")
+@click.option("--model", help="a model's id or name (e.g. relay-base-detector-v3)")
 @click.option(
     "--fail-on", default=None, help="e.g. 'glitch>=0.8,clipping>=0.9,omission' (default: any detection)"
 )
