@@ -3,12 +3,12 @@
     python bench/finetune.py [--sizes 10,30,100,150] [--epochs 15] [--no-write]
 
 A team's own TTS output is played by Piper's neural voice, which the built-in base detector
-(`relayml/builtin/`) never heard (it trained on espeak-ng, flite, festival and recorded people).
-The team annotates N clips (`relayml.realistic`, Piper only, seeds 200000+); for each N a model is trained from scratch and one
-is fine-tuned from the base (`relayml.train.train(..., base_model=…)`, what `config.base_model_id`
-does), and both are scored on the base's held-out Piper test set (seeds 100000+, never trained on),
-at the contract's default threshold 0.5, with event F1 and the contract's collars. The DSP baseline
-(bench/dsp.py) is scored on the same clips. Results go into docs/benchmarks.md.
+(`relayml/builtin/`) never heard (it trained on espeak-ng, flite, festival and recorded people). The
+team annotates N clips (`relayml.realistic`, Piper only, seeds 200000+); for each N a model is trained
+from scratch and one is fine-tuned from the base (`relayml.train.train(..., base_model=…)`, what
+`config.base_model_id` does), and both are scored on the base's held-out Piper test set (seeds 100000+,
+never trained on), at the contract's default threshold 0.5, with event F1 and the contract's collars.
+The DSP baseline (bench/dsp.py) is scored on the same clips. Results go into docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@
     python -m relayml.basemodel --out relayml/builtin [--train 480] [--test 120] [--epochs 15]
     python -m relayml.basemodel --out relayml/builtin --evaluate   # held-out figures only
 
-Training clips come from `relayml.realistic` (several TTS engines and recorded people, artifacts
-made the ways they happen, a realistic channel) in the sources of TRAIN_ENGINES; the test clips,
-with other seeds, come from HELD_OUT_ENGINES, never heard in training, so the figures written into the model's card
-are zero-shot on unseen engines. Clips are ingested by `relayml.ingest.process`, exactly as uploads
-are, and the model is trained by `relayml.train.train`, the function the training worker calls.
-Seeded throughout: the same command gives the same data and the same metrics.
+Training clips come from `relayml.realistic` (several TTS engines and recorded people, artifacts made
+the ways they happen, a realistic channel) in the sources of TRAIN_ENGINES; the test clips, with other
+seeds, come from HELD_OUT_ENGINES, never heard in training, so the figures written into the model's card
+are zero-shot on unseen engines. Clips are ingested by `relayml.ingest.process`, exactly as uploads are,
+and the model is trained by `relayml.train.train`, the function the training worker calls. Seeded
+throughout: the same command gives the same data and the same metrics.
 
 Writes NAME.pt (the detector file) and NAME.json (its card: types, config, validation metrics,
 held-out metrics, the command, the time it took, and the weights' sha256, which the server checks
