@@ -26,6 +26,7 @@ from relayml import basemodel  # noqa: E402
 from relayml.detect import detections, score_features, stored_features  # noqa: E402
 from relayml.events import Event, event_metrics, matches  # noqa: E402
 from relayml.model import Detector  # noqa: E402
+from relayml.train import TrainFile  # noqa: E402
 
 NEAR_MS = 500
 
@@ -43,22 +44,20 @@ def where(detection: Event, record: dict) -> str:
     return "speech"
 
 
-def errors(detector: Detector, folder: Path, records: list[dict]) -> dict:
+def errors(detector: Detector, files: list[TrainFile], records: list[dict]) -> dict:
     hits, totals, false = Counter(), Counter(), Counter()
     pairs = []
-    for record in records:
-        features = folder / Path(record["file"]).stem / "features.npy"
+    for f, record in zip(files, records, strict=True):
         with torch.no_grad():
-            scores = score_features(detector, stored_features(detector, features))
-        found = detections(detector, scores, 0.5, duration_ms=record["duration_ms"])
-        labels = [Event(x["artifact_type"], x["start_ms"], x["end_ms"]) for x in record["labels"]]
-        pairs.append((labels, found))
-        for x, label in zip(record["labels"], labels, strict=True):
+            scores = score_features(detector, stored_features(detector, f.features_path))
+        found = detections(detector, scores, 0.5, duration_ms=f.duration_ms)
+        pairs.append((f.events, found))
+        for x, label in zip(record["labels"], f.events, strict=True):
             key = f"{x['artifact_type']}:{x.get('variant') or '-'}"
             totals[key] += 1
             hits[key] += any(d.artifact_type == label.artifact_type and matches(label, d) for d in found)
         for d in found:
-            if not any(d.artifact_type == label.artifact_type and matches(label, d) for label in labels):
+            if not any(d.artifact_type == label.artifact_type and matches(label, d) for label in f.events):
                 false[(d.artifact_type, where(d, record))] += 1
     metrics = event_metrics(pairs, detector.artifact_types)
     return {"f1": {k: v["f1"] for k, v in metrics["per_type"].items()}, "micro": metrics["overall"]["f1"],
@@ -72,9 +71,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("var/basemodel-data"))
     args = parser.parse_args()
     folder = args.data / "test"
-    basemodel.generated(folder, args.test, basemodel.TEST_SEED, basemodel.HELD_OUT_ENGINES)
+    # The clips with their features and labels; the manifest adds each label's variant and the pauses.
+    files = basemodel.generated(folder, args.test, basemodel.TEST_SEED, basemodel.HELD_OUT_ENGINES)
     records = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
-    results = {m.name: errors(Detector.load(m), folder, records) for m in args.models}
+    results = {m.name: errors(Detector.load(m), files, records) for m in args.models}
     names = list(results)
     print(f"{len(records)} held-out clips ({', '.join(basemodel.HELD_OUT_ENGINES)}), threshold 0.5\n")
     print("| | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))

@@ -40,6 +40,20 @@ class LabelKind(models.TextChoices):
     CLASS = "class"
 
 
+def label_list(dataset: Dataset, kind: str) -> list[dict]:
+    """The dataset's types (or clip classes) as the API writes them."""
+    return [
+        {"name": t.name, "description": t.description, "color": t.color}
+        for t in dataset.artifact_types.all()
+        if t.kind == kind  # filtered here, not in SQL: the list view prefetched them all
+    ]
+
+
+# Each kind's list in the API (the dataset's field) and its name in messages.
+LABEL_FIELD = {LabelKind.EVENT: "artifact_types", LabelKind.CLASS: "clip_classes"}
+LABEL_NOUN = {LabelKind.EVENT: "Artifact type", LabelKind.CLASS: "Clip class"}
+
+
 class ArtifactType(models.Model):
     """An artifact type or a clip class of a dataset: one name space, so an annotation's type name
     always says which (a class and a type cannot share a name)."""

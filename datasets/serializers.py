@@ -6,7 +6,15 @@ import uuid
 
 from rest_framework import serializers
 
-from datasets.models import Annotation, AnnotationSet, AudioFile, Dataset, LabelKind, ProcessingStatus
+from datasets.models import (
+    Annotation,
+    AnnotationSet,
+    AudioFile,
+    Dataset,
+    LabelKind,
+    ProcessingStatus,
+    label_list,
+)
 from relayweb.scripts import ExpectedTextSerializer
 from relayweb.serializers import DirectModelSerializer
 
@@ -71,14 +79,6 @@ class DatasetWriteSerializer(serializers.Serializer):
                 {"clip_classes": [f"also an artifact type: {', '.join(sorted(shared))}"]}
             )
         return data
-
-
-def label_list(dataset, kind: str) -> list[dict]:
-    return [
-        {"name": t.name, "description": t.description, "color": t.color}
-        for t in dataset.artifact_types.all()
-        if t.kind == kind  # filtered here, not in SQL: the list view prefetched them all
-    ]
 
 
 class DatasetSerializer(DirectModelSerializer):

@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from datasets import uploads
 from datasets.models import (
+    LABEL_FIELD,
+    LABEL_NOUN,
     Annotation,
     AnnotationSet,
     ArtifactType,
@@ -83,11 +85,10 @@ def update_dataset(dataset: Dataset, changes: dict) -> Dataset:
     for field in ("name", "description"):
         if field in changes:
             setattr(dataset, field, changes[field])
-    if "artifact_types" in changes:
-        set_artifact_types(dataset, changes["artifact_types"])
-    if "clip_classes" in changes:
-        set_artifact_types(dataset, changes["clip_classes"], LabelKind.CLASS)
-    if not dataset.artifact_types.exists():
+    for kind, field in LABEL_FIELD.items():
+        if field in changes:
+            set_artifact_types(dataset, changes[field], kind)
+    if any(field in changes for field in LABEL_FIELD.values()) and not dataset.artifact_types.exists():
         raise Unprocessable(
             ["body", "artifact_types"], "a dataset needs at least one artifact type or clip class"
         )
@@ -98,17 +99,18 @@ def update_dataset(dataset: Dataset, changes: dict) -> Dataset:
 def set_artifact_types(dataset: Dataset, wanted: list[dict], kind: str = LabelKind.EVENT) -> None:
     """Make the dataset's types (or clip classes) exactly `wanted` (by name); removing a used one is
     a 409, and a name the other kind holds a 422."""
-    noun = "Artifact type" if kind == LabelKind.EVENT else "Clip class"
+    names = {w["name"] for w in wanted}
     existing = {t.name: t for t in dataset.artifact_types.filter(kind=kind)}
     other = set(dataset.artifact_types.exclude(kind=kind).values_list("name", flat=True))
-    if clash := sorted(other & {w["name"] for w in wanted}):
-        field = "artifact_types" if kind == LabelKind.EVENT else "clip_classes"
-        raise Unprocessable(["body", field], f"{', '.join(clash)}: already a name in this dataset")
-    removed = [t for name, t in existing.items() if name not in {w["name"] for w in wanted}]
+    if clash := sorted(other & names):
+        raise Unprocessable(
+            ["body", LABEL_FIELD[kind]], f"{', '.join(clash)}: already a name in this dataset"
+        )
+    removed = [t for name, t in existing.items() if name not in names]
     used = [t.name for t in removed if t.annotations.exists()]
     if used:
         raise Conflict(
-            f"{noun}(s) {', '.join(sorted(used))} cannot be removed: annotations use them. "
+            f"{LABEL_NOUN[kind]}(s) {', '.join(sorted(used))} cannot be removed: annotations use them. "
             "Delete those annotations (in a draft set) first."
         )
     for t in removed:

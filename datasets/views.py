@@ -13,7 +13,15 @@ from rest_framework.exceptions import APIException, ValidationError
 
 from datasets import annotations as set_service
 from datasets import services, transfer
-from datasets.models import AnnotationSet, Dataset, LabelKind, ProcessingStatus
+from datasets.models import (
+    LABEL_FIELD,
+    LABEL_NOUN,
+    AnnotationSet,
+    Dataset,
+    LabelKind,
+    ProcessingStatus,
+    label_list,
+)
 from datasets.serializers import DatasetWriteSerializer, valid_uuid_strings
 from relayweb.models import Role, role_at_least
 from relayweb.views import flash_api_error, team_object, team_required
@@ -64,6 +72,7 @@ def dataset_detail(request, dataset_id):
     sets = list(dataset.annotation_sets.all())
     for s in sets:
         s.stats = set_service.set_stats(s)
+    labels = list(dataset.artifact_types.all())
     bases = visible_models(request.membership.team).order_by(F("team").asc(nulls_first=True), "-created_at")
     context = {
         "dataset": dataset,
@@ -75,8 +84,8 @@ def dataset_detail(request, dataset_id):
         "stats": services.dataset_stats(dataset),
         "sets": sets,
         "can_train": role_at_least(request.membership.role, Role.ADMIN),
-        "event_types": list(dataset.event_types()),
-        "clip_classes": list(dataset.clip_classes()),
+        "event_types": [t for t in labels if t.kind == LabelKind.EVENT],
+        "clip_classes": [t for t in labels if t.kind == LabelKind.CLASS],
         # Starting points for training: built-in models first (listed for every team), then the team's.
         "base_models": bases.filter(task=ModelTask.DETECTION),
         "classifier_bases": bases.filter(task=ModelTask.CLASSIFICATION),
@@ -85,7 +94,6 @@ def dataset_detail(request, dataset_id):
         .order_by("original_filename", "created_at")
         .first(),
         "max_upload_mb": settings.RELAY_MAX_UPLOAD_BYTES // (1024 * 1024),
-        "type_list": [{"name": t.name, "color": t.color} for t in dataset.artifact_types.all()],
     }
     return render(request, "datasets/detail.html", context)
 
@@ -110,13 +118,8 @@ def edit_types(request, dataset_id):
     """Add a type (or clip class), or remove one (refused, with the reason, while annotations use it)."""
     dataset = team_object(Dataset, request, dataset_id)
     kind = LabelKind.CLASS if request.POST.get("kind") == LabelKind.CLASS else LabelKind.EVENT
-    field, noun = (
-        ("clip_classes", "Clip class") if kind == LabelKind.CLASS else ("artifact_types", "Artifact type")
-    )
-    wanted = [
-        {"name": t.name, "description": t.description, "color": t.color}
-        for t in dataset.artifact_types.filter(kind=kind)
-    ]
+    field, noun = LABEL_FIELD[kind], LABEL_NOUN[kind]
+    wanted = label_list(dataset, kind)
     removing = request.POST.get("remove")
     if removing:
         wanted = [t for t in wanted if t["name"] != removing]

@@ -44,7 +44,7 @@ from relayweb.ranges import stored_file_response
 from relayweb.schema import AUDIO_DOWNLOAD, ErrorSerializer, binary, paginated
 from relayweb.scripts import MULTIPART_WITH_SCRIPTS, ScriptSerializer, scripts_for
 from training.builtin import visible_models
-from training.services import ensure_detector, verdict_model
+from training.services import checked_verdict_model, ensure_detector
 
 UPLOAD_SALT = "relay.inference.upload"
 
@@ -133,7 +133,9 @@ class InferenceJobListView(GenericAPIView):
             if model is None:
                 raise Http404("Model not found")
             ensure_detector(model, ["body", "model_id"])
-        verdict_model(caller.team, config.get("verdict_model_id"), ["body", "config", "verdict_model_id"])
+        checked_verdict_model(
+            caller.team, config.get("verdict_model_id"), ["body", "config", "verdict_model_id"]
+        )
         job = services.create_job(caller.team, model, config, caller.user, caller.api_key)
         return Response(job_data(get_job(request, job.id)), status=status.HTTP_201_CREATED)
 

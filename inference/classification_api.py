@@ -19,7 +19,7 @@ from inference.models import Classification
 from relayml.verdict_heuristics import HEURISTICS
 from relayweb.auth import caller_of
 from relayweb.errors import Unprocessable
-from training.services import verdict_model
+from training.services import checked_verdict_model
 
 MAX_IDENTIFIERS = 100
 
@@ -143,7 +143,7 @@ class ClassificationListView(GenericAPIView):
             raise Unprocessable(["body", "file"], "one file per classification: send the others separately")
         data = validated(CreateSerializer, request.data)
         caller = caller_of(request)
-        model = verdict_model(caller.team, data["model_id"], ["body", "model_id"])
+        model = checked_verdict_model(caller.team, data["model_id"], ["body", "model_id"])
         with transaction.atomic():
             c = classifications.create(caller.team, upload, data["name"], data["ref_id"], caller.user, model)
         c = team_classifications(request).get(pk=c.pk)

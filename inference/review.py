@@ -7,7 +7,7 @@ from django.db import transaction
 
 from datasets import annotations as set_service
 from datasets import services as dataset_services
-from datasets.models import AnnotationSet, Dataset, SetStatus
+from datasets.models import AnnotationSet, Dataset, LabelKind, SetStatus, label_list
 from inference.models import FileStatus, InferenceFile
 from relayweb import storage
 from relayweb.errors import Conflict
@@ -48,9 +48,7 @@ FINDING_DESCRIPTIONS = {
 def add_finding_types(dataset: Dataset, detections: list[dict]) -> None:
     """Script-check findings sent to review bring their types into the dataset (the reviewer asked
     for them to be kept); the model's detections only ever use the dataset's own types."""
-    existing = [
-        {"name": t.name, "description": t.description, "color": t.color} for t in dataset.event_types()
-    ]
+    existing = label_list(dataset, LabelKind.EVENT)
     names = set(dataset.artifact_types.values_list("name", flat=True))  # clip classes' names are taken too
     wanted = sorted({d["artifact_type"] for d in detections if d.get("source") == "transcript"} - names)
     if wanted:

@@ -18,7 +18,7 @@ from relayweb.models import Role, role_at_least
 from relayweb.views import team_required
 from training.builtin import team_verdict_models, visible_models
 from training.models import DetectorModel, ModelTask
-from training.services import ensure_detector, verdict_model
+from training.services import checked_verdict_model, ensure_detector
 
 FALLBACK_COLORS = ["#E53935", "#1E88E5", "#FB8C00", "#8E24AA", "#43A047", "#00ACC1", "#6D4C41", "#3949AB"]
 # The script check's findings (relayml.script_check), the same on every job.
@@ -70,7 +70,7 @@ def create_job(request):
     try:
         if model is not None:
             ensure_detector(model, ["model_id"])
-        verdict_model(
+        checked_verdict_model(
             request.membership.team, form.validated_data.get("verdict_model_id"), ["verdict_model_id"]
         )
     except APIException as exc:

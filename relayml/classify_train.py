@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio
 
 from relayml.train import EpochReport, TrainingCancelled, TrainResult
-from relayml.verdict import RATE, VERDICT_CLASSES, VerdictModel, equal_error_rate
+from relayml.verdict import RATE, VerdictModel, at_model_rate, equal_error_rate
 from relayml.verdict_train import Cancelled, VerdictTrainConfig, train
 
 MIN_TRUSTED_SEGMENTS = 20
@@ -64,15 +63,9 @@ class ClassifierConfig:
     seed: int = 0
 
 
-def ordered_classes(names: list[str]) -> tuple[str, ...]:
-    """human / artificial always in the verdict model's order, so such a model gives verdicts."""
-    return VERDICT_CLASSES if set(names) == set(VERDICT_CLASSES) else tuple(names)
-
-
 def read_8k(path: str) -> np.ndarray:
     audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    mono = torch.from_numpy(np.ascontiguousarray(audio.mean(axis=1)))
-    return torchaudio.functional.resample(mono, rate, RATE).numpy() if rate != RATE else mono.numpy()
+    return at_model_rate(audio.mean(axis=1), rate)
 
 
 def examples(files: list[ClipFile], classes: tuple[str, ...]) -> tuple[list[np.ndarray], list[int]]:

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torchaudio
 
 from relayml.decode import Limits, probe
 from relayml.explain import BATCH, MAX_SPAN_MS, Explanation, importance_map, mask_of, mel_centres
 from relayml.ingest import SAMPLE_RATE, iter_canonical
 from relayml.spectrogram import file_ceiling, window
-from relayml.verdict import MEL, MIN_CLIP_S, N_MELS, RATE, VerdictModel, features, probabilities
+from relayml.verdict import (
+    MEL,
+    MIN_CLIP_S,
+    N_MELS,
+    RATE,
+    VerdictModel,
+    at_model_rate,
+    features,
+    probabilities,
+)
 
 PATCH_BANDS = 8
 PATCH_FRAMES = 10
@@ -35,10 +43,7 @@ def span_audio(path: str, start_ms: int, end_ms: int, limits: Limits | None) -> 
         if have >= last:
             break
     audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    span = torch.from_numpy(
-        np.ascontiguousarray(audio[start_ms * SAMPLE_RATE // 1000 : last], dtype=np.float32)
-    )
-    return torchaudio.functional.resample(span, SAMPLE_RATE, RATE).numpy()
+    return at_model_rate(audio[start_ms * SAMPLE_RATE // 1000 : last], SAMPLE_RATE)
 
 
 def class_probabilities(model: VerdictModel, batch: torch.Tensor) -> torch.Tensor:

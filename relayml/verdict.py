@@ -161,11 +161,18 @@ def outputs(n_classes: int) -> int:
     return 1 if n_classes == 2 else n_classes
 
 
+def at_model_rate(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Mono audio at `rate` as float32 at the model's RATE."""
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    if rate == RATE:
+        return audio
+    return torchaudio.functional.resample(torch.from_numpy(audio), rate, RATE).numpy()
+
+
 def classify(model: VerdictModel, audio: np.ndarray, rate: int) -> dict:
     """A file's clips and verdicts: {clips: [...], verdicts: {heuristic: {...}}, elapsed_ms}."""
     began = time.perf_counter()
-    if rate != RATE:
-        audio = torchaudio.functional.resample(torch.from_numpy(audio.astype(np.float32)), rate, RATE).numpy()
+    audio = at_model_rate(audio, rate)
     clip_scores = model.scores(audio)
     for c in clip_scores:
         c["verdict"] = verdict(c["score"], "clip")

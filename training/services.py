@@ -226,7 +226,7 @@ def ensure_detector(model: DetectorModel, loc: list) -> None:
         )  # fmt: skip
 
 
-def verdict_model(team, model_id, loc: list) -> DetectorModel | None:
+def checked_verdict_model(team, model_id, loc: list) -> DetectorModel | None:
     """The model a team asked to give its verdicts (None: the built-in verdict model): one it can see
     that classifies human / artificial, else a 422 at `loc`."""
     if not model_id:

@@ -22,12 +22,17 @@ log = logging.getLogger(__name__)
 CANCEL_CHECK_EVERY_S = 2.0
 
 
-@contextlib.contextmanager
-def training_files(job: TrainingJob) -> Iterator[list[TrainFile]]:
-    """The published set's files with their events, their features on this machine for the block."""
+def published_set(job: TrainingJob) -> AnnotationSet:
     annotation_set = AnnotationSet.objects.filter(pk=job.annotation_set_id).first()
     if annotation_set is None:
         raise ValueError("the annotation set was deleted before training started")
+    return annotation_set
+
+
+@contextlib.contextmanager
+def training_files(job: TrainingJob) -> Iterator[list[TrainFile]]:
+    """The published set's files with their events, their features on this machine for the block."""
+    annotation_set = published_set(job)
     types = set(job.config["artifact_types"])
     events: dict[str, list[Event]] = {}
     rows = annotation_set.annotations.select_related("artifact_type").filter(artifact_type__name__in=types)
@@ -53,9 +58,7 @@ def classification_files(job: TrainingJob) -> Iterator[list]:
     machine for the block, and its labelled segments."""
     from relayml.classify_train import ClipFile, Segment
 
-    annotation_set = AnnotationSet.objects.filter(pk=job.annotation_set_id).first()
-    if annotation_set is None:
-        raise ValueError("the annotation set was deleted before training started")
+    annotation_set = published_set(job)
     audio = annotation_set.audio_files.filter(processing_status=ProcessingStatus.READY)
     rows = annotation_set.annotations.select_related("artifact_type").filter(
         artifact_type__name__in=job.config["clip_classes"], audio_file__in=audio

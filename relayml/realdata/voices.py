@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio.functional as AF
 
 from relayml.realdata import engines
+from relayml.verdict import RATE as MODEL_RATE
+from relayml.verdict import at_model_rate
 
-RATE = 8000
+RATE = MODEL_RATE
 SOUNDS = Path("/usr/share/asterisk/sounds")
 TRANSCRIPTS = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"
 # speaker → (language, folder): Allison recorded both the English and the Spanish prompts.
@@ -119,9 +119,7 @@ def synthetic_items(humans: list[Item], seed: int = 0) -> list[Item]:
 
 
 def to_rate(audio: np.ndarray, rate: int) -> np.ndarray:
-    if rate == RATE:
-        return audio.astype(np.float32)
-    return AF.resample(torch.from_numpy(audio.astype(np.float32)), rate, RATE).numpy()
+    return at_model_rate(audio, rate)  # RATE is the verdict model's
 
 
 def trimmed(audio: np.ndarray) -> np.ndarray:
