@@ -98,13 +98,16 @@ def evaluate(model: str, items: list, device: str, cache: Path) -> dict:
     heard = []
     for voice in dict.fromkeys(r.voice for r in items):  # a batch of files per voice, as a job
         mine = [r for r in items if r.voice == voice]
-        heard += list(zip(mine, recogniser.hear_many([r.audio for r in mine]), strict=True))
+        transcripts = recogniser.hear_many([r.audio for r in mine])
+        for r, t in zip(mine, transcripts, strict=True):  # as the worker does: confirm what differs
+            heard.append((r, t, script_check.second_hearing(recogniser, r.audio, t, r.script, r.duration_ms)))
     elapsed = time.perf_counter() - start
     counts = {kind: {"tp": 0, "fp": 0, "fn": 0} for kind in KIND.values()}
     false, faithful_ms, wer, faithful = 0, 0, 0.0, 0
     by_voice: dict[str, int] = {f"{r.voice.engine} {r.voice.name}": 0 for r in items}
-    for r, transcript in heard:
-        result = script_check.check(r.script, transcript.words, transcript.language or "en", r.duration_ms)
+    for r, transcript, primed in heard:
+        language = transcript.language or "en"
+        result = script_check.check(r.script, transcript.words, language, r.duration_ms, primed)
         if r.fault == "faithful":
             false += len(result.findings)
             by_voice[f"{r.voice.engine} {r.voice.name}"] += len(result.findings)

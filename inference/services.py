@@ -8,6 +8,8 @@ already produced.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
@@ -246,7 +248,10 @@ def check_script(f: InferenceFile) -> None:
     if f.expected_text.strip():
         words = list(iter_words({"words": f.words}))
         language = transcript.get("language", "")
-        result = script_check.check(f.expected_text, words, language, f.duration_ms or 0)
+        primed = None
+        if f.primed_words is not None and f.primed_script == f.expected_text:
+            primed = list(iter_words({"words": f.primed_words}))
+        result = script_check.check(f.expected_text, words, language, f.duration_ms or 0, primed)
         f.findings = result.findings
         transcript.update(wer=result.wer, cer=result.cer)
     f.transcript = transcript
@@ -260,8 +265,12 @@ def record_result(
     frame_ms: float,
     transcript: Transcript | None = None,
     verdict: dict | None = None,
+    primed: tuple[list, str] | None = None,
 ) -> None:
+    """`primed`: the script check's second hearing (its words) and the script it was primed with."""
     f.duration_ms, f.frames, f.frame_ms = duration_ms, frames, frame_ms
+    if primed is not None:
+        f.primed_words, f.primed_script = [asdict(w) for w in primed[0]], primed[1]
     if transcript is not None:
         heard = transcript.to_dict()
         f.words = heard.pop("words")
@@ -303,6 +312,8 @@ def save_result(f: InferenceFile, duration_ms: int, frames: int, frame_ms: float
         words=f.words,
         utterances=f.utterances,
         findings=f.findings,
+        primed_words=f.primed_words,
+        primed_script=f.primed_script,
         status=FileStatus.COMPLETED,
         processed_at=timezone.now(),
         error_message="",

@@ -106,6 +106,7 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
             device,
             should_stop=should_stop,
             limits=decode_limits(),
+            scripts={str(f.id): f.expected_text for f in files if services.hears(job, f)},
         )
         for result in results:
             if result.error:
@@ -119,8 +120,9 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
                 except Exception as exc:  # a file too short to judge keeps its other results
                     verdict = {"error": jobs.reason(exc)}
             boxes[result.key].publish()  # stored before the result says they exist
+            primed = None if result.primed_words is None else (result.primed_words, f.expected_text)
             services.record_result(
-                f, job, result.duration_ms, result.frames, frame_ms, result.transcript, verdict
+                f, job, result.duration_ms, result.frames, frame_ms, result.transcript, verdict, primed
             )
     return len(files)
 

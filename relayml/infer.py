@@ -27,7 +27,8 @@ from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
 from relayml.ingest import iter_canonical
 from relayml.model import Detector
 from relayml.scores import PEAKS_NAME, SCORES_NAME, quantise
-from relayml.speech import Audio, Recogniser, SpeechModelError, Transcript, samples_of
+from relayml.script_check import second_hearing
+from relayml.speech import Audio, Recogniser, SpeechModelError, Transcript, Word, samples_of
 from relayml.speech import decode as decode_for_hearing
 from relayml.train import CHUNKS_PER_WINDOW
 
@@ -46,6 +47,8 @@ class FileResult:
     scores_path: Path | None = None
     error: str | None = None
     transcript: Transcript | None = None  # when the file was heard (relayml.speech)
+    # The words of the script check's second hearing (relayml.script_check.second_hearing), if any.
+    primed_words: list[Word] | None = None
 
 
 class BatchedModel:
@@ -229,9 +232,12 @@ def analyse_files(
     device: str = "cpu",
     should_stop: Callable[[], bool] | None = None,
     limits: Limits | None = None,
+    scripts: dict | None = None,
 ) -> Iterator[FileResult]:
     """The analyses a job asked for, per (key, audio path, output folder, hear) file: the detector's
-    frame scores when there is a detector, and a transcript for the files whose `hear` is set.
+    frame scores when there is a detector, and a transcript for the files whose `hear` is set; where
+    `scripts` gives a heard file its script, the second hearing that confirms the script check's
+    findings (the audio is only here).
 
     Files to hear are gathered until HEAR_BATCH_S of audio, then heard together (their utterances
     share Whisper's windows: relayml.speech.Recogniser). `recogniser` is called once, when the
@@ -264,8 +270,12 @@ def analyse_files(
             for result, _ in taken:
                 yield FileResult(key=result.key, error=f"Speech recognition is unavailable: {exc}")
             return
-        for (result, _), transcript in zip(taken, heard, strict=True):
+        for (result, audio), transcript in zip(taken, heard, strict=True):
             result.transcript = transcript
+            script = (scripts or {}).get(result.key, "")
+            if script.strip():
+                check()
+                result.primed_words = second_hearing(loaded[0], audio, transcript, script, result.duration_ms)
             yield result
 
     def gather(result: FileResult) -> Iterator[FileResult]:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,13 +103,7 @@ def normalize(
 def embed(out_dir: str | os.PathLike, params: FeatureParams = DEFAULT_FEATURES) -> int:
     """Compute and cache features from the canonical audio; returns the frame count."""
     out_dir = Path(out_dir)
-    stream = LogMelStream(params)
-    parts: list[np.ndarray] = []
-    with sf.SoundFile(out_dir / CANONICAL_NAME) as canonical:
-        for block in canonical.blocks(blocksize=SAMPLE_RATE * 30, dtype="float32"):
-            parts.append(stream.push(block))
-    parts.append(stream.flush())
-    features = np.concatenate(parts)
+    features = computed_features(out_dir / CANONICAL_NAME, params)
     tmp = out_dir / (FEATURES_NAME + ".part.npy")
     np.save(tmp, features)
     os.replace(tmp, out_dir / FEATURES_NAME)
@@ -118,22 +112,50 @@ def embed(out_dir: str | os.PathLike, params: FeatureParams = DEFAULT_FEATURES) 
     return len(features)
 
 
+def computed_features(canonical: Path, params: FeatureParams) -> np.ndarray:
+    stream = LogMelStream(params)
+    parts: list[np.ndarray] = []
+    with sf.SoundFile(canonical) as audio:
+        for block in audio.blocks(blocksize=SAMPLE_RATE * 30, dtype="float32"):
+            parts.append(stream.push(block))
+    parts.append(stream.flush())
+    return np.concatenate(parts)
+
+
 def current_features(path: Path, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarray:
-    """The features cached at `path` (a FEATURES_NAME beside its canonical audio), recomputed first
-    when they were computed with other parameters: audio ingested before a feature change trains
-    like new audio, and the cache is brought up to date once."""
-    if features_outdated(path.parent, params) and (path.parent / CANONICAL_NAME).exists():
-        embed(path.parent, params)
+    """The features cached at `path` (a FEATURES_NAME beside its canonical audio) as `params` make
+    them. Each feature version appends numbers to the last one's, so a model trained on older
+    features (a team's, fine-tuned before a change) reads the first columns of newer ones. Audio
+    ingested before a change has its cache brought up to date once, and trains like new audio."""
+    cached = cached_params(path.parent)
+    if cached is not None and older_or_same(params, cached):
+        features = np.load(path)
+        return features if cached == params else features[:, : params.width]
+    canonical = path.parent / CANONICAL_NAME
+    if not canonical.exists():
+        return np.load(path)
+    if params != DEFAULT_FEATURES:  # never cached: the cache holds what Relay computes now
+        return computed_features(canonical, params)
+    embed(path.parent, params)
     return np.load(path)
+
+
+def cached_params(out_dir: Path) -> FeatureParams | None:
+    try:
+        return FeatureParams.from_dict(json.loads((out_dir / FEATURES_META_NAME).read_text())["params"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def older_or_same(wanted: FeatureParams, cached: FeatureParams) -> bool:
+    """Whether `wanted` are the first columns of `cached`: the same log-mels, no more detail."""
+    same_mels = replace(cached, detail=wanted.detail, version=wanted.version) == wanted
+    return same_mels and wanted.detail <= cached.detail
 
 
 def features_outdated(out_dir: Path, params: FeatureParams = DEFAULT_FEATURES) -> bool:
     """Whether the features in `out_dir` were computed with other parameters (or say nothing)."""
-    try:
-        cached = FeatureParams.from_dict(json.loads((out_dir / FEATURES_META_NAME).read_text())["params"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return True
-    return cached != params
+    return cached_params(out_dir) != params
 
 
 def load_features(out_dir: str | os.PathLike, mmap: bool = True) -> np.ndarray:

@@ -272,6 +272,30 @@ class Recogniser:
             transcripts.append(assemble([u for u in mine if u.words], self.name))
         return transcripts
 
+    def hear_primed(
+        self, audio: np.ndarray, start_ms: int, end_ms: int, prompt: str, language: str
+    ) -> list[Word]:
+        """The words of audio[start_ms:end_ms], heard with `prompt` (what should have been said there)
+        as Whisper's previous text, at file times: the script check's second hearing."""
+        first, last = start_ms * SAMPLE_RATE // 1000, end_ms * SAMPLE_RATE // 1000
+        segments, _ = self.whisper.transcribe(
+            np.ascontiguousarray(audio[first:last], dtype=np.float32),
+            language=(language or None) if self.multilingual else None,
+            initial_prompt=prompt,
+            word_timestamps=True,
+            beam_size=BEAM_SIZE,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return [
+            Word(w.word.strip(), start_ms + ms(w.start * SAMPLE_RATE), start_ms + ms(w.end * SAMPLE_RATE),
+                 round(float(w.probability), 4))
+            for segment in segments
+            for w in segment.words or []
+            if w.word.strip()
+        ]  # fmt: skip
+
     def detect_languages(self, window: list[Piece], audios: list[np.ndarray]) -> None:
         """One detection for a whole window when it is clearly of one language (the usual case,
         and one encoder pass instead of one per utterance); otherwise each utterance on its own."""

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from relayml import CODE_VERSION
 from relayml.events import Event, average_precision, event_metrics, frames_to_targets, postprocess
-from relayml.features import DEFAULT_FEATURES
+from relayml.features import DEFAULT_FEATURES, FeatureParams
 from relayml.ingest import current_features
 from relayml.model import CRNN, Detector, ModelSpec
 from relayml.psds import ScoredFile, psds
@@ -132,8 +132,10 @@ def split_files(
     return order[n_val:], order[:n_val]
 
 
-def load_file(f: TrainFile, types: list[str], min_target_ms: float) -> tuple[np.ndarray, np.ndarray]:
-    features = current_features(Path(f.features_path)).astype(np.float32)
+def load_file(
+    f: TrainFile, types: list[str], min_target_ms: float, params: FeatureParams = DEFAULT_FEATURES
+) -> tuple[np.ndarray, np.ndarray]:
+    features = current_features(Path(f.features_path), params).astype(np.float32)
     targets = frames_to_targets(f.events, types, len(features), FRAME_MS, min_target_ms)
     return features, targets
 
@@ -221,9 +223,7 @@ def positive_weights(arrays) -> torch.Tensor:
 
 def fine_tunable(base: Detector, types: list[str]) -> CRNN:
     """A model for `types` that starts from `base`: every layer copied, and the output row of each
-    type the base knows; a type it does not know starts from scratch."""
-    if base.features != DEFAULT_FEATURES:
-        raise ValueError("the base model was trained on other features than Relay computes now")
+    type the base knows; a type it does not know starts from scratch. It keeps the base's features."""
     model = CRNN(replace(base.model.spec, n_types=len(types)))
     state = {k: v for k, v in base.model.state_dict().items() if not k.startswith("head.")}
     model.load_state_dict(state, strict=False)
@@ -255,8 +255,11 @@ class Trainer:
         self.geometry = geometry_of(config)
         seed_everything(config.seed)
         self.train_files, self.val_files = split_files(files, config.validation_split, config.seed)
-        self.train_arrays = [load_file(f, self.types, config.min_target_ms) for f in self.train_files]
-        self.val_arrays = [load_file(f, self.types, config.min_target_ms) for f in self.val_files]
+        # A fine-tuned model reads the features its base was trained on, older ones included.
+        self.params = base.features if base is not None else DEFAULT_FEATURES
+        load = lambda f: load_file(f, self.types, config.min_target_ms, self.params)  # noqa: E731
+        self.train_arrays = [load(f) for f in self.train_files]
+        self.val_arrays = [load(f) for f in self.val_files]
         # A fine-tuned model keeps its base's floors unless its own validation says otherwise.
         self.floors: dict[str, dict[str, float]] = {
             name: floor for name, floor in (base.floors if base else {}).items() if name in self.types
@@ -267,8 +270,7 @@ class Trainer:
         else:
             mean, std = normalisation(self.train_arrays)
             self.mean, self.std = mean.astype(np.float32), std.astype(np.float32)
-            params = DEFAULT_FEATURES
-            spec = ModelSpec(n_mels=params.n_mels, n_detail=params.detail, n_types=len(self.types))
+            spec = ModelSpec(n_mels=self.params.n_mels, n_detail=self.params.detail, n_types=len(self.types))
             self.model = CRNN(spec).to(self.device)
 
     def loader(self) -> DataLoader:
@@ -370,7 +372,7 @@ class Trainer:
             artifact_types=self.types,
             mean=torch.from_numpy(self.mean),
             std=torch.from_numpy(self.std),
-            feature_params=DEFAULT_FEATURES.to_dict(),
+            feature_params=self.params.to_dict(),
             geometry=self.geometry,
             thresholds=thresholds,
             floors=self.floors,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -136,6 +137,34 @@ def test_waveform_detail_shows_held_samples_flat_tops_and_a_splice_the_log_mel_f
     assert flat_tops[frame(8_800)] > 0.3 and flat_tops[frame(6_000)] < 0.2
     assert peak[frame(8_800)] == pytest.approx(np.log10(0.5 + 1e-5), abs=0.01)
     assert jump[frame(12_018)] > jump[frame(11_000)] + 0.8  # six times the largest step elsewhere
+
+
+def test_older_feature_versions_are_the_first_columns_of_the_newer_ones():
+    audio = factories.speech_clip().audio
+    newest = log_mel(audio)
+    assert newest.shape[1] == 64 + DETAIL_FEATURES
+    assert np.array_equal(newest[:, :64], log_mel(audio, FeatureParams()))
+
+
+def test_a_model_on_older_features_reads_them_from_the_cache_without_rewriting_it(tmp_path):
+    path = tmp_path / "take.wav"
+    sf.write(path, factories.speech_clip().audio, 16_000, subtype="PCM_16")
+    out = tmp_path / "ingested"
+    process(path, out)
+    older = current_features(out / FEATURES_NAME, FeatureParams())  # a version 1 model's log-mels
+    assert older.shape[1] == 64
+    assert np.array_equal(older, np.load(out / FEATURES_NAME)[:, :64])
+    assert json.loads((out / "features.json").read_text())["params"] == DEFAULT_FEATURES.to_dict()
+
+
+def test_features_another_than_relays_own_are_computed_for_the_model_and_never_cached(tmp_path):
+    path = tmp_path / "take.wav"
+    sf.write(path, factories.speech_clip().audio, 16_000, subtype="PCM_16")
+    out = tmp_path / "ingested"
+    process(path, out, params=FeatureParams())
+    finer = replace(FeatureParams(), n_mels=32)  # not a prefix of what the cache holds
+    assert current_features(out / FEATURES_NAME, finer).shape[1] == 32
+    assert json.loads((out / "features.json").read_text())["params"] == FeatureParams().to_dict()
 
 
 def test_features_cached_before_a_feature_change_are_recomputed_once(tmp_path):

@@ -139,6 +139,25 @@ def test_patching_a_processed_files_script_checks_it_again_at_once(api):
     )
 
 
+def test_a_second_hearing_that_heard_the_script_clears_the_first_ones_finding_for_that_script_only(api):
+    job = transcript_job(api)
+    f = completed_file(job["id"])
+    script = "Please bring your insurance card."
+    primed = ["Please", "bring", "your", "insurance", "card"]
+    f.primed_words = [
+        {"word": w, "start_ms": 240 * i, "end_ms": 240 * i + 200, "probability": 0.9}
+        for i, w in enumerate(primed)
+    ]
+    f.primed_script = script
+    f.save()
+    url = f"{JOBS}/{job['id']}/files/{f.id}"
+    confirmed = api.patch(url, {"expected_text": script}, format="json").json()
+    assert confirmed["detections"] == [] and confirmed["transcript"]["wer"] == 0.0
+    # Another script was never heard against: the first hearing's findings stand unconfirmed.
+    other = api.patch(url, {"expected_text": "Please bring your insurance card today."}, format="json").json()
+    assert [d["details"]["expected"] for d in other["detections"]] == ["insurance", "today"]
+
+
 def test_the_results_view_has_seed_001s_shape(api):
     job = transcript_job(api)
     f = completed_file(job["id"])
@@ -187,6 +206,8 @@ def test_the_worker_hears_piper_speech_checks_the_script_and_keeps_the_models_de
     findings = [d for d in f["detections"] if d["source"] == "transcript"]
     assert [(d["artifact_type"], d["details"]["expected"]) for d in findings] == [("omission", "always")]
     assert 500 < findings[0]["start_ms"] < 2000  # between "has" and "been", near the start
+    stored = InferenceFile.objects.get(pk=f["id"])  # the second hearing, primed with this script, agreed
+    assert stored.primed_script == script and any(w["word"] for w in stored.primed_words)
     assert all(d["source"] in ("model", "transcript") for d in f["detections"])
     # Re-thresholding the model's scores keeps the findings, which no threshold changes.
     strict = api.get(f"{JOBS}/{job['id']}/files/{f['id']}", {"threshold": 0.99}).json()
