@@ -99,8 +99,9 @@ def evaluate(model: str, items: list, device: str, cache: Path) -> dict:
     for voice in dict.fromkeys(r.voice for r in items):  # a batch of files per voice, as a job
         mine = [r for r in items if r.voice == voice]
         transcripts = recogniser.hear_many([r.audio for r in mine])
-        for r, t in zip(mine, transcripts, strict=True):  # as the worker does: confirm what differs
-            heard.append((r, t, script_check.second_hearing(recogniser, r.audio, t, r.script, r.duration_ms)))
+        # As the worker does: what differs from the script is heard again, primed with it.
+        files = [(r.audio, t, r.script, r.duration_ms) for r, t in zip(mine, transcripts, strict=True)]
+        heard += zip(mine, transcripts, script_check.second_hearings(recogniser, files), strict=True)
     elapsed = time.perf_counter() - start
     counts = {kind: {"tp": 0, "fp": 0, "fn": 0} for kind in KIND.values()}
     false, faithful_ms, wer, faithful = 0, 0, 0.0, 0

@@ -89,7 +89,7 @@ class InferenceFile(models.Model):
     words = models.JSONField(default=list, blank=True)
     utterances = models.JSONField(default=list, blank=True)
     findings = models.JSONField(default=list, blank=True)
-    # The script check's second hearing (relayml.script_check.second_hearing): the words heard again,
+    # The script check's second hearing (relayml.script_check.second_hearings): the words heard again,
     # primed with the script, and the script they were primed with. A finding stands only if that
     # hearing confirms it; once the script is changed they no longer apply (null: none was made).
     primed_words = models.JSONField(null=True, blank=True)

@@ -27,7 +27,7 @@ from relayml.features import SAMPLE_RATE, LogMelStream, PeakStream
 from relayml.ingest import iter_canonical
 from relayml.model import Detector
 from relayml.scores import PEAKS_NAME, SCORES_NAME, quantise
-from relayml.script_check import second_hearing
+from relayml.script_check import second_hearings
 from relayml.speech import Audio, Recogniser, SpeechModelError, Transcript, Word, samples_of
 from relayml.speech import decode as decode_for_hearing
 from relayml.train import CHUNKS_PER_WINDOW
@@ -47,7 +47,7 @@ class FileResult:
     scores_path: Path | None = None
     error: str | None = None
     transcript: Transcript | None = None  # when the file was heard (relayml.speech)
-    # The words of the script check's second hearing (relayml.script_check.second_hearing), if any.
+    # The words of the script check's second hearing (relayml.script_check.second_hearings), if any.
     primed_words: list[Word] | None = None
 
 
@@ -270,12 +270,14 @@ def analyse_files(
             for result, _ in taken:
                 yield FileResult(key=result.key, error=f"Speech recognition is unavailable: {exc}")
             return
-        for (result, audio), transcript in zip(taken, heard, strict=True):
-            result.transcript = transcript
-            script = (scripts or {}).get(result.key, "")
-            if script.strip():
-                check()
-                result.primed_words = second_hearing(loaded[0], audio, transcript, script, result.duration_ms)
+        check()
+        confirming = [
+            (audio, transcript, (scripts or {}).get(result.key, ""), result.duration_ms)
+            for (result, audio), transcript in zip(taken, heard, strict=True)
+        ]
+        primed = second_hearings(loaded[0], confirming)
+        for (result, _), transcript, words in zip(taken, heard, primed, strict=True):
+            result.transcript, result.primed_words = transcript, words
             yield result
 
     def gather(result: FileResult) -> Iterator[FileResult]:

@@ -19,7 +19,7 @@
    the recogniser was of where it was).
 
 5. Confirmation (when the file's audio is at hand, in the worker): the utterances with findings are
-   heard a second time with the script's words for them as Whisper's prompt (`second_hearing`). A
+   heard a second time with the script's words for them as Whisper's prompt (`second_hearings`). A
    finding stands only if the second hearing still differs from the script there, as the same kind
    of finding. A recogniser told what to expect still hears a word swapped, added or dropped, but no
    longer mishears a robotic voice's "of" as "on": on the bench's faithful renders this took false
@@ -123,7 +123,7 @@ def check(
     primed: Sequence[Word] | None = None,
 ) -> CheckResult:
     """The findings of `words` against the script; with `primed` (the words of a second hearing,
-    second_hearing), only those the second hearing confirms."""
+    second_hearings), only those the second hearing confirms."""
     result = first_check(expected_text, words, language, duration_ms)
     if primed is None or not result.findings:
         return result
@@ -292,29 +292,44 @@ def finding(kind: str, where: dict[str, int], expected: str, heard: str, confide
     }
 
 
-def second_hearing(
-    recogniser: Recogniser, audio: Audio, transcript: Transcript, expected_text: str, duration_ms: int
-) -> list[Word] | None:
-    """The file's words with each utterance that holds a finding heard again, primed with the script's
-    words for it; None when there is nothing to confirm (no script, no finding, a stereo call)."""
-    language = transcript.language or "en"
-    if isinstance(audio, tuple) or not expected_text.strip():
-        return None
-    findings = first_check(expected_text, transcript.words, language, duration_ms).findings
-    spans = [
+def second_hearings(
+    recogniser: Recogniser, files: Sequence[tuple[Audio, Transcript, str, int]]
+) -> list[list[Word] | None]:
+    """For each (audio, transcript, script, duration_ms): the file's words with each utterance that
+    holds a finding heard again, primed with the script's words for it; None when there is nothing
+    to confirm (no script, no finding, a stereo call). All the files' utterances share the windows."""
+    spans, owners = [], []
+    for k, (audio, transcript, script, duration_ms) in enumerate(files):
+        for start, end in disputed(audio, transcript, script, duration_ms):
+            prompt = script_for(script, transcript.words, transcript.language or "en", start, end)
+            spans.append((audio, start, end, prompt, transcript.language))
+            owners.append(k)
+    if not spans:
+        return [None] * len(files)
+    heard = recogniser.hear_primed(spans)  # type: ignore[arg-type]  # mono: stereo has no spans
+    out: list[list[Word] | None] = []
+    for k, (_, transcript, _, _) in enumerate(files):
+        mine = [(spans[i][1], spans[i][2], heard[i]) for i, owner in enumerate(owners) if owner == k]
+        if not mine:
+            out.append(None)
+            continue
+        kept = [w for w in transcript.words if not any(a <= w.start_ms < b for a, b, _ in mine)]
+        out.append(sorted(kept + [w for *_, words in mine for w in words], key=lambda w: w.start_ms))
+    return out
+
+
+def disputed(audio: Audio, transcript: Transcript, script: str, duration_ms: int) -> list[tuple[int, int]]:
+    """(start_ms, end_ms) of the utterances that hold (or border) a first hearing's finding."""
+    if isinstance(audio, tuple) or not script.strip():
+        return []
+    findings = first_check(script, transcript.words, transcript.language or "en", duration_ms).findings
+    return [
         (u.start_ms, u.end_ms)
         for u in transcript.utterances
         if any(
             f["start_ms"] <= u.end_ms + AGREE_MS and u.start_ms - AGREE_MS <= f["end_ms"] for f in findings
         )
     ]
-    if not spans:
-        return None
-    kept = [w for w in transcript.words if not any(a <= w.start_ms < b for a, b in spans)]
-    for start, end in spans:
-        prompt = script_for(expected_text, transcript.words, language, start, end)
-        kept += recogniser.hear_primed(audio, start, end, prompt, language)
-    return sorted(kept, key=lambda w: w.start_ms)
 
 
 def script_for(expected_text: str, words: Sequence[Word], language: str, start_ms: int, end_ms: int) -> str:

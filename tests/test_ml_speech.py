@@ -192,7 +192,7 @@ def test_a_faithful_render_has_no_findings_and_each_faulty_one_exactly_its_own(
     recogniser = speech.Recogniser(model, cache)
     heard = recogniser.hear_many([r.audio for r in renders])
     for r, transcript in zip(renders, heard, strict=True):
-        primed = script_check.second_hearing(recogniser, r.audio, transcript, r.script, r.duration_ms)
+        primed = script_check.second_hearings(recogniser, [(r.audio, transcript, r.script, r.duration_ms)])[0]
         assert primed is not None or r.fault == "faithful"  # a fault is heard again, where it is
         language = transcript.language
         findings = script_check.check(r.script, transcript.words, language, r.duration_ms, primed).findings
@@ -214,7 +214,7 @@ def test_a_robotic_voices_misheard_word_is_no_finding_once_heard_again_with_the_
     transcript = recogniser.hear(audio)
     duration = len(audio) * 1000 // 16_000
     assert script_check.check(text, transcript.words, "en", duration).findings  # the first hearing's
-    primed = script_check.second_hearing(recogniser, audio, transcript, text, duration)
+    primed = script_check.second_hearings(recogniser, [(audio, transcript, text, duration)])[0]
     assert (
         primed is not None
         and script_check.check(text, transcript.words, "en", duration, primed).findings == []
