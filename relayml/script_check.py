@@ -18,7 +18,8 @@
    recogniser's word probabilities (for an omission, those of the words around the gap: how sure
    the recogniser was of where it was).
 
-5. Confirmation (when the file's audio is at hand, in the worker): the utterances with findings are
+5. Confirmation (when the file's audio is at hand, in the worker, and the recogniser is one that
+   `confirms`: whisper-tiny.en; whisper-base copies the prompt): the utterances with findings are
    heard a second time with the script's words for them as Whisper's prompt (`second_hearings`). A
    finding stands only if the second hearing still differs from the script there, as the same kind
    of finding. A recogniser told what to expect still hears a word swapped, added or dropped, but no
@@ -297,7 +298,9 @@ def second_hearings(
 ) -> list[list[Word] | None]:
     """For each (audio, transcript, script, duration_ms): the file's words with each utterance that
     holds a finding heard again, primed with the script's words for it; None when there is nothing
-    to confirm (no script, no finding, a stereo call). All the files' utterances share the windows."""
+    to confirm (no script, no finding, a stereo call, a recogniser that copies its prompt)."""
+    if not recogniser.confirms:
+        return [None] * len(files)
     spans, owners = [], []
     for k, (audio, transcript, script, duration_ms) in enumerate(files):
         for start, end in disputed(audio, transcript, script, duration_ms):

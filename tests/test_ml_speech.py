@@ -172,7 +172,7 @@ def test_weights_that_are_not_the_pinned_bytes_are_refused(cache, tmp_path):
     ("engine", "voice", "sentence", "model"),
     [
         ("piper", "en_US-joe-medium", 3, speech.TINY_EN),
-        ("piper", "en_US-joe-medium", 1, speech.BASE),
+        ("piper", "en_US-joe-medium", 3, speech.BASE),
         ("espeak", "en-us", 0, speech.TINY_EN),
         ("espeak", "en-us", 3, speech.BASE),
     ],
@@ -193,7 +193,8 @@ def test_a_faithful_render_has_no_findings_and_each_faulty_one_exactly_its_own(
     heard = recogniser.hear_many([r.audio for r in renders])
     for r, transcript in zip(renders, heard, strict=True):
         primed = script_check.second_hearings(recogniser, [(r.audio, transcript, r.script, r.duration_ms)])[0]
-        assert primed is not None or r.fault == "faithful"  # a fault is heard again, where it is
+        # tiny.en hears each fault again, where it is; whisper-base's findings stand on one hearing.
+        assert (primed is not None or r.fault == "faithful") if recogniser.confirms else primed is None
         language = transcript.language
         findings = script_check.check(r.script, transcript.words, language, r.duration_ms, primed).findings
         assert len(findings) == len(r.truths), (r.fault, r.said, transcript.text, findings)
