@@ -291,16 +291,8 @@ class Recogniser:
 
     def primed(self, audio: np.ndarray, start_ms: int, end_ms: int, prompt: str, language: str) -> list[Word]:
         first, last = start_ms * SAMPLE_RATE // 1000, end_ms * SAMPLE_RATE // 1000
-        segments, _ = self.whisper.transcribe(
-            np.ascontiguousarray(audio[first:last], dtype=np.float32),
-            language=(language or None) if self.multilingual else None,
-            initial_prompt=prompt,
-            word_timestamps=True,
-            beam_size=BEAM_SIZE,
-            temperature=0.0,
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
+        clip = np.ascontiguousarray(audio[first:last], dtype=np.float32)
+        segments = self.words_of(clip, language or None, prompt)
         return [
             Word(w.word.strip(), start_ms + ms(w.start * SAMPLE_RATE), start_ms + ms(w.end * SAMPLE_RATE),
                  round(float(w.probability), 4))
@@ -308,6 +300,24 @@ class Recogniser:
             for w in segment.words or []
             if w.word.strip()
         ]  # fmt: skip
+
+    def words_of(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Iterator[Any]:
+        """Whisper's segments (with word timestamps) for one window of audio."""
+        segments, _ = self.whisper.transcribe(
+            audio,
+            language=language if self.multilingual else None,
+            initial_prompt=prompt,
+            word_timestamps=True,
+            beam_size=BEAM_SIZE,
+            # One decoding per window: faster-whisper's fallback re-decodes a whole window at rising
+            # temperatures when the text looks repetitive, which multiplied the time on robotic voices
+            # and made the words random, not better.
+            temperature=0.0,
+            # Each window is heard on its own: text from an earlier one must not leak in.
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return segments
 
     def detect_languages(self, window: list[Piece], audios: list[np.ndarray]) -> None:
         """One detection for a whole window when it is clearly of one language (the usual case,
@@ -323,19 +333,7 @@ class Recogniser:
 
     def hear_window(self, window: list[Piece], audios: list[np.ndarray]) -> None:
         audio, offsets = joined(window, audios)
-        segments, _ = self.whisper.transcribe(
-            audio,
-            language=window[0].language if self.multilingual else None,
-            word_timestamps=True,
-            beam_size=BEAM_SIZE,
-            # One decoding per window: faster-whisper's fallback re-decodes a whole window at rising
-            # temperatures when the text looks repetitive, which multiplied the time on robotic voices
-            # and made the words random, not better.
-            temperature=0.0,
-            # Each window is heard on its own: text from an earlier one must not leak in.
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
+        segments = self.words_of(audio, window[0].language, None)
         for segment in segments:
             for w in segment.words or []:
                 if w.word.strip():
