@@ -5,10 +5,13 @@
 Held-out sentences (none of relayml.synth's, which the check was tuned on) are rendered by eight
 voices of four engines (espeak-ng, flite, festival, Piper), each once faithfully and once per fault
 (a word swapped, a phrase added, a word dropped; relayml.realdata.script_faults, exact times). Every
-render is heard by relayml.speech, as a job hears a batch of files, and checked against its script.
+render is heard by relayml.speech, as a job hears a batch of files (with whisper-tiny.en, what differs
+from the script is heard a second time, primed with it: relayml.script_check.second_hearings), and
+checked against its script.
 Reported per model: per-type event F1 of the findings on the faulty renders (same type, start and
 end within 300 ms of the truth; an omission within 300 ms of where the word should have been),
-false findings per minute of the faithful renders, the recogniser's WER on them, and throughput.
+false findings per minute of the faithful renders, the recogniser's WER on them, and throughput (in
+brackets: the first hearing alone).
 Results go into docs/benchmarks.md ("Script check").
 """
 
