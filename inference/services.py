@@ -265,12 +265,12 @@ def record_result(
     frame_ms: float,
     transcript: Transcript | None = None,
     verdict: dict | None = None,
-    primed: tuple[list, str] | None = None,
+    primed_words: list | None = None,
 ) -> None:
-    """`primed`: the script check's second hearing (its words) and the script it was primed with."""
+    """`primed_words`: the script check's second hearing, primed with the file's script."""
     f.duration_ms, f.frames, f.frame_ms = duration_ms, frames, frame_ms
-    if primed is not None:
-        f.primed_words, f.primed_script = [asdict(w) for w in primed[0]], primed[1]
+    if primed_words is not None:
+        f.primed_words, f.primed_script = [asdict(w) for w in primed_words], f.expected_text
     if transcript is not None:
         heard = transcript.to_dict()
         f.words = heard.pop("words")

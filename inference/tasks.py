@@ -120,10 +120,10 @@ def process(job: InferenceJob, detector: Detector | None, files: list[InferenceF
                 except Exception as exc:  # a file too short to judge keeps its other results
                     verdict = {"error": jobs.reason(exc)}
             boxes[result.key].publish()  # stored before the result says they exist
-            primed = None if result.primed_words is None else (result.primed_words, f.expected_text)
             services.record_result(
-                f, job, result.duration_ms, result.frames, frame_ms, result.transcript, verdict, primed
-            )
+                f, job, result.duration_ms, result.frames, frame_ms, result.transcript, verdict,
+                result.primed_words,
+            )  # fmt: skip
     return len(files)
 
 

@@ -292,7 +292,7 @@ class Recogniser:
     def primed(self, audio: np.ndarray, start_ms: int, end_ms: int, prompt: str, language: str) -> list[Word]:
         first, last = start_ms * SAMPLE_RATE // 1000, end_ms * SAMPLE_RATE // 1000
         clip = np.ascontiguousarray(audio[first:last], dtype=np.float32)
-        segments = self.words_of(clip, language or None, prompt)
+        segments = self.segments_of(clip, language or None, prompt)
         return [
             Word(w.word.strip(), start_ms + ms(w.start * SAMPLE_RATE), start_ms + ms(w.end * SAMPLE_RATE),
                  round(float(w.probability), 4))
@@ -301,7 +301,7 @@ class Recogniser:
             if w.word.strip()
         ]  # fmt: skip
 
-    def words_of(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Iterator[Any]:
+    def segments_of(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Iterator[Any]:
         """Whisper's segments (with word timestamps) for one window of audio."""
         segments, _ = self.whisper.transcribe(
             audio,
@@ -333,7 +333,7 @@ class Recogniser:
 
     def hear_window(self, window: list[Piece], audios: list[np.ndarray]) -> None:
         audio, offsets = joined(window, audios)
-        segments = self.words_of(audio, window[0].language, None)
+        segments = self.segments_of(audio, window[0].language, None)
         for segment in segments:
             for w in segment.words or []:
                 if w.word.strip():
