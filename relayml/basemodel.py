@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -54,11 +56,15 @@ def ingest_set(folder: Path, records: list[dict]) -> list[TrainFile]:
 
 
 def generated(folder: Path, count: int, seed: int, engines: tuple[str, ...]) -> list[TrainFile]:
+    """The set in `folder`, generated first unless the folder holds one made with these settings."""
     manifest = folder / "manifest.jsonl"
-    if manifest.exists() and len(manifest.read_text().splitlines()) == count:
+    if realistic.made_with(folder) == realistic.settings(count, seed, engines, "mix"):
         records = [json.loads(line) for line in manifest.read_text().splitlines()]
     else:
-        records = realistic.generate(folder, count, seed, engines)
+        for stale in folder.glob("clip_*/"):  # features of another set's clips
+            shutil.rmtree(stale)
+        # Forked workers: a clip depends on its seed alone, so the files are the same bytes.
+        records = realistic.generate(folder, count, seed, engines, workers=os.cpu_count() or 1)
     return ingest_set(folder, records)
 
 

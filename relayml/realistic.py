@@ -171,6 +171,8 @@ class Timeline:
     gaps: list[tuple[int, int]]
     spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # event index → label span
     probes: dict[int, tuple[int, int]] = field(default_factory=dict)  # where a cut differs, if not all of it
+    # Where an event changed the audio beyond its label: clipping's drive, only louder outside its label.
+    changed: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def assemble(plan: Plan) -> Timeline:
@@ -211,6 +213,8 @@ def apply_stage(plan: Plan, timeline: Timeline, stage: str) -> None:
             continue
         start = timeline.starts[event.sentence] + artifacts.shift(cuts.get(event.sentence), event.offset)
         timeline.spans[i] = artifacts.overlay(timeline.e, event, start)
+        if event.kind == "clipping":
+            timeline.changed[i] = (start, start + event.length)
 
 
 def render(
@@ -232,7 +236,9 @@ def render(
         data = advance(stage, plan, t, speech_power) or data
         if trace is not None:
             trace[stage] = (t.e.copy(), t.r.copy())
-            trace["spans"] = [(plan.events[i].describe(), t.spans[i]) for i in sorted(t.spans)]
+            described = [(i, plan.events[i].describe()) for i in sorted(t.spans)]
+            trace["spans"] = [(what, t.spans[i]) for i, what in described]
+            trace["changed"] = [(what, t.changed.get(i, t.spans[i])) for i, what in described]
         indices = [i for i in sorted(t.spans) if i not in lost]
         kinds = [plan.events[i].kind for i in indices]
         verdicts = presence.check_events(
@@ -342,15 +348,35 @@ def generate(
     the files are the same bytes whatever the number of workers."""
     engines.check_engines(engine_names)
     out.mkdir(parents=True, exist_ok=True)
+    (out / SETTINGS_NAME).unlink(missing_ok=True)  # written last: a set cut short is not reused
     seeds = range(seed, seed + count)
     # One torch thread whatever `workers` is: float sums in another order change a sample's last bit,
     # which a lossy encoder turns into other bytes. (It also leaves no OpenMP pool to break on fork.)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return write_set(out, seeds, engine_names, fmt, workers)
+        records = write_set(out, seeds, engine_names, fmt, workers)
     finally:
         torch.set_num_threads(threads)
+    (out / SETTINGS_NAME).write_text(json.dumps(settings(count, seed, engine_names, fmt)) + "\n")
+    return records
+
+
+SETTINGS_NAME = "settings.json"
+# Raised when the same seed would give other files or labels: 2, clipping labelled where it clipped.
+GENERATOR_VERSION = 2
+
+
+def settings(count: int, seed: int, engine_names: tuple[str, ...], fmt: str) -> dict:
+    """What a written set was made with (its folder's settings.json)."""
+    return {"generator": GENERATOR_VERSION, "count": count, "seed": seed, "engines": list(engine_names),
+            "format": fmt}  # fmt: skip
+
+
+def made_with(folder: Path) -> dict | None:
+    """The settings of the complete set in `folder`, or None."""
+    path = folder / SETTINGS_NAME
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def write_set(out: Path, seeds: range, engine_names: tuple[str, ...], fmt: str, workers: int) -> list[dict]:

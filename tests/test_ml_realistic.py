@@ -90,7 +90,7 @@ def test_after_each_stage_the_audio_differs_from_its_clean_rendering_only_inside
     # The room's reverb smears an event by its impulse response; a codec by a frame or two.
     collar = int(chan.rt60_s * synth.SAMPLE_RATE) + (60 if lossy else 10) * MS
     outside = np.ones(len(d), dtype=bool)
-    for _, (start, end) in trace["spans"]:
+    for _, (start, end) in trace["changed"]:  # a label, or a clipping's whole drive around its label
         outside[max(0, start - collar) : end + collar] = False
     speech_rms = float(np.sqrt(np.mean(r**2)))
     if lossy:  # the two renderings are coded apart: they differ by the codec's own noise, no more
@@ -149,6 +149,8 @@ def test_on_a_dry_channel_each_variant_has_its_own_signature(rendered):
     ((start, end),) = spans_of(clip, "hard")
     top = np.max(np.abs(e[start:end]))
     assert np.sum(np.isclose(np.abs(e[start:end]), top, atol=2e-4)) >= 2 * MS  # flat tops
+    at_top = np.flatnonzero(np.isclose(np.abs(e[start:end]), top, atol=2e-4))
+    assert at_top[0] < MS and at_top[-1] >= end - start - MS  # the label runs from flat top to flat top
     ((start, end),) = spans_of(clip, "soft")
     crest = lambda x: np.max(np.abs(x)) / np.sqrt(np.mean(x**2))  # noqa: E731
     assert crest(e[start:end]) < 0.8 * crest(r[start:end])  # squashed, without flat tops
@@ -249,3 +251,24 @@ def test_recorded_people_carry_artifacts_as_the_engines_do_with_exact_labels():
     for _, (start, end) in trace["spans"]:
         outside[max(0, start - 10 * MS) : end + 10 * MS] = False
     assert np.max(np.abs((e - r)[outside])) < 1e-4  # a dry, lossless channel: changed only inside labels
+
+
+def test_a_set_is_reused_only_when_made_with_the_same_settings_and_generator(tmp_path):
+    from relayml import basemodel
+
+    first = basemodel.generated(tmp_path, 2, 60, ("espeak",))
+    written = (tmp_path / first[0].key).stat().st_mtime_ns
+    assert basemodel.generated(tmp_path, 2, 60, ("espeak",)) == first
+    assert (tmp_path / first[0].key).stat().st_mtime_ns == written  # reused, not made again
+    assert realistic.made_with(tmp_path) == realistic.settings(2, 60, ("espeak",), "mix")
+    other = basemodel.generated(tmp_path, 2, 62, ("espeak",))
+    assert [f.duration_ms for f in other] != [f.duration_ms for f in first]
+    for f in other:  # ingested again, not the first set's features
+        assert abs(len(np.load(f.features_path)) * 10 - f.duration_ms) < 80
+    written = (tmp_path / other[0].key).stat().st_mtime_ns
+    settings = tmp_path / realistic.SETTINGS_NAME
+    older = json.loads(settings.read_text()) | {"generator": realistic.GENERATOR_VERSION - 1}
+    settings.write_text(json.dumps(older))
+    basemodel.generated(tmp_path, 2, 62, ("espeak",))  # labelled by an older generator: made again
+    assert (tmp_path / other[0].key).stat().st_mtime_ns > written
+    assert realistic.made_with(tmp_path)["generator"] == realistic.GENERATOR_VERSION

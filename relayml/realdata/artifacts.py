@@ -183,21 +183,27 @@ def overlay(audio: np.ndarray, event: Event, start: int) -> tuple[int, int]:
         holds = np.repeat(rng.uniform(-1, 1, len(segment)), rng.integers(1, 6))[: len(segment)]
         segment[:] = event.params["amplitude"] * holds
     elif event.kind == "clipping":
-        segment[:] = clip(segment, event)
+        segment[:], over = clip(segment, event)
+        if over.any():  # the label is where the waveform met the ceiling, not the whole drive
+            first, last = np.flatnonzero(over)[[0, -1]]
+            start, end = start + int(first), start + int(last) + 1
     np.clip(segment, -1, 1, out=segment)
     return start, end
 
 
-def clip(segment: np.ndarray, event: Event) -> np.ndarray:
-    """Drive into a limiter; the drive ramps in and out over 10 ms so the edges do not click."""
+def clip(segment: np.ndarray, event: Event) -> tuple[np.ndarray, np.ndarray]:
+    """Drive into a limiter; the drive ramps in and out over 10 ms so the edges do not click.
+    Returns the clipped segment and which samples were driven past the ceiling (for soft clipping,
+    into the tanh's knee): quieter stretches of the drive are only louder, not clipped."""
     p = event.params
     ramp = np.minimum(1, np.minimum(np.arange(len(segment)), np.arange(len(segment))[::-1]) / (10 * MS))
     driven = segment * (1 + (p["drive"] - 1) * ramp)
     top = min(0.99, p["ceiling"] * p["drive"] * float(np.max(np.abs(segment))))
     low = -top * p["asymmetry"] if event.variant == "asymmetric" else -top
+    over = (driven > top) | (driven < low)
     if event.variant == "soft":
-        return (top * np.tanh(driven / top)).astype(np.float32)
-    return np.clip(driven, low, top).astype(np.float32)
+        return (top * np.tanh(driven / top)).astype(np.float32), over
+    return np.clip(driven, low, top).astype(np.float32), over
 
 
 def drop(audio: np.ndarray, event: Event, start: int, rng: np.random.Generator) -> tuple[int, int]:
