@@ -8,7 +8,9 @@ the ways they happen, a realistic channel) in the sources of TRAIN_ENGINES; the 
 seeds, come from HELD_OUT_ENGINES, never heard in training, so the figures written into the model's card
 are zero-shot on unseen engines. Clips are ingested by `relayml.ingest.process`, exactly as uploads are,
 and the model is trained by `relayml.train.train`, the function the training worker calls. Seeded
-throughout: the same command gives the same data and the same metrics.
+throughout: the same command gives the same data and the same metrics, for one generator version
+(`realistic.GENERATOR_VERSION`; the shipped v3 was trained on version 1's labels, see
+relayml/builtin/README.md).
 
 Writes NAME.pt (the detector file) and NAME.json (its card: types, config, validation metrics,
 held-out metrics, the command, the time it took, and the weights' sha256, which the server checks
