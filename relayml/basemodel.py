@@ -23,14 +23,12 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import time
 from pathlib import Path
 
 from relayml import realistic
 from relayml.detect import evaluate
-from relayml.events import Event
-from relayml.ingest import FEATURES_NAME, process, sha256_of
+from relayml.ingest import sha256_of
 from relayml.model import Detector
 from relayml.train import TrainConfig, TrainFile, TrainResult, train
 
@@ -45,29 +43,15 @@ TEST_SEED = 100_000
 TEST_CLIPS = 120
 
 
-def ingest_set(folder: Path, records: list[dict]) -> list[TrainFile]:
-    """Features for each generated file, computed as an upload's are (cached beside the file)."""
-    files = []
-    for record in records:
-        clip_dir = folder / Path(record["file"]).stem
-        if not (clip_dir / FEATURES_NAME).exists():
-            process(folder / record["file"], clip_dir)
-        events = [Event(x["artifact_type"], x["start_ms"], x["end_ms"]) for x in record["labels"]]
-        files.append(TrainFile(record["file"], str(clip_dir / FEATURES_NAME), events, record["duration_ms"]))
-    return files
-
-
 def generated(folder: Path, count: int, seed: int, engines: tuple[str, ...]) -> list[TrainFile]:
     """The set in `folder`, generated first unless the folder holds one made with these settings."""
     manifest = folder / "manifest.jsonl"
     if realistic.made_with(folder) == realistic.settings(count, seed, engines, "mix"):
         records = [json.loads(line) for line in manifest.read_text().splitlines()]
     else:
-        for stale in folder.glob("clip_*/"):  # features of another set's clips
-            shutil.rmtree(stale)
         # Forked workers: a clip depends on its seed alone, so the files are the same bytes.
         records = realistic.generate(folder, count, seed, engines, workers=os.cpu_count() or 1)
-    return ingest_set(folder, records)
+    return realistic.train_files(folder, records)
 
 
 def write_card(result: TrainResult, out: Path, card: dict) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -349,6 +350,7 @@ def generate(
     engines.check_engines(engine_names)
     out.mkdir(parents=True, exist_ok=True)
     (out / SETTINGS_NAME).unlink(missing_ok=True)  # written last: a set cut short is not reused
+    shutil.rmtree(out / INGESTED, ignore_errors=True)  # an earlier set's features (train_files)
     seeds = range(seed, seed + count)
     # One torch thread whatever `workers` is: float sums in another order change a sample's last bit,
     # which a lossy encoder turns into other bytes. (It also leaves no OpenMP pool to break on fork.)
@@ -363,6 +365,7 @@ def generate(
 
 
 SETTINGS_NAME = "settings.json"
+INGESTED = "ingested"  # train_files' feature cache, one folder per clip
 # Raised when the same seed would give other files or labels: 2, clipping labelled where it clipped.
 GENERATOR_VERSION = 2
 
@@ -411,7 +414,7 @@ def train_files(folder: Path, records: list[dict]) -> list[TrainFile]:
     relayml.train, keyed by file name; `records` (from `generate` or manifest.jsonl) say which."""
     out = []
     for line in records:
-        ingested = folder / "ingested" / Path(line["file"]).stem
+        ingested = folder / INGESTED / Path(line["file"]).stem
         if not (ingested / FEATURES_NAME).exists():
             process(folder / line["file"], ingested)
         events = [LabelledEvent(x["artifact_type"], x["start_ms"], x["end_ms"]) for x in line["labels"]]

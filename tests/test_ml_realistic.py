@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,7 +262,8 @@ def test_a_set_is_reused_only_when_made_with_the_same_settings_and_generator(tmp
     assert basemodel.generated(tmp_path, 2, 60, ("espeak",)) == first
     assert (tmp_path / first[0].key).stat().st_mtime_ns == written  # reused, not made again
     assert realistic.made_with(tmp_path) == realistic.settings(2, 60, ("espeak",), "mix")
-    other = basemodel.generated(tmp_path, 2, 62, ("espeak",))
+    other = basemodel.generated(tmp_path, 2, 60, ("flite",))  # the same clip names, another voice
+    assert [Path(f.key).stem for f in other] == [Path(f.key).stem for f in first]
     assert [f.duration_ms for f in other] != [f.duration_ms for f in first]
     for f in other:  # ingested again, not the first set's features
         assert abs(len(np.load(f.features_path)) * 10 - f.duration_ms) < 80
@@ -269,6 +271,6 @@ def test_a_set_is_reused_only_when_made_with_the_same_settings_and_generator(tmp
     settings = tmp_path / realistic.SETTINGS_NAME
     older = json.loads(settings.read_text()) | {"generator": realistic.GENERATOR_VERSION - 1}
     settings.write_text(json.dumps(older))
-    basemodel.generated(tmp_path, 2, 62, ("espeak",))  # labelled by an older generator: made again
+    basemodel.generated(tmp_path, 2, 60, ("flite",))  # labelled by an older generator: made again
     assert (tmp_path / other[0].key).stat().st_mtime_ns > written
     assert realistic.made_with(tmp_path)["generator"] == realistic.GENERATOR_VERSION
