@@ -6,7 +6,9 @@
 Training clips come from `relayml.realistic` (several TTS engines and recorded people, artifacts made
 the ways they happen, a realistic channel) in the sources of TRAIN_ENGINES; the test clips, with other
 seeds, come from HELD_OUT_ENGINES, never heard in training, so the figures written into the model's card
-are zero-shot on unseen engines. Clips are ingested by `relayml.ingest.process`, exactly as uploads are,
+are zero-shot on unseen engines. Validation (the best epoch, each type's calibration and floors)
+holds out whole voices of the training engines (relayml.train.split_by_group), named in the card's
+`config.validation_voices`. Clips are ingested by `relayml.ingest.process`, exactly as uploads are,
 and the model is trained by `relayml.train.train`, the function the training worker calls. Seeded
 throughout: the same command gives the same data and the same metrics, for one generator version
 (`realistic.GENERATOR_VERSION`; the shipped v3 was trained on version 1's labels, see
@@ -80,8 +82,11 @@ def build(out: Path, data: Path, n_train: int, n_test: int, epochs: int, seed: i
     t0 = time.perf_counter()
     result = train(train_files, config, data / "model", on_epoch=lambda r, p: print(r.to_dict(), flush=True))
     train_s = time.perf_counter() - t0
+    held = set(result.validation_files)  # whole voices (relayml.train.split_by_group)
+    voices = sorted({f.group for f in train_files if f.key in held})
     card = {
-        "config": {**config.to_dict(), "train_engines": list(TRAIN_ENGINES), "train_clips": n_train},
+        "config": {**config.to_dict(), "train_engines": list(TRAIN_ENGINES), "train_clips": n_train,
+                   "validation_voices": voices},  # fmt: skip
         "held_out": held_out(Detector.load(result.model_path), test_files),
         "command": f"python -m relayml.basemodel --out {out} --train {n_train} --test {n_test} "
         f"--epochs {epochs} --seed {seed}",

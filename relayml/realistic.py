@@ -418,7 +418,8 @@ def train_files(folder: Path, records: list[dict]) -> list[TrainFile]:
         if not (ingested / FEATURES_NAME).exists():
             process(folder / line["file"], ingested)
         events = [LabelledEvent(x["artifact_type"], x["start_ms"], x["end_ms"]) for x in line["labels"]]
-        out.append(TrainFile(line["file"], str(ingested / FEATURES_NAME), events, line["duration_ms"]))
+        voice = f"{line['engine']}:{line['voice']}"
+        out.append(TrainFile(line["file"], str(ingested / FEATURES_NAME), events, line["duration_ms"], voice))
     return out
 
 

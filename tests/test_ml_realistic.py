@@ -227,6 +227,7 @@ def test_the_command_line_writes_a_mixed_set_that_ingests_into_training_files(tm
     assert [r["format"] in ("wav", "flac") for r in records] == [True, False, True, False]
     for record, train_file in zip(records, realistic.train_files(tmp_path, records), strict=True):
         assert record["voice"] in engines.ENGINE_VOICES[record["engine"]]
+        assert train_file.group == f"{record['engine']}:{record['voice']}"  # validation holds out voices
         frames = len(np.load(train_file.features_path))
         assert abs(frames * 10 - record["duration_ms"]) < 80  # 10 ms frames; AAC pads its last one
         assert [(x.start_ms, x.end_ms) for x in train_file.events] == [

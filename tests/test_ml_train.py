@@ -33,6 +33,42 @@ def test_files_are_split_by_file_and_both_sides_get_some(files):
     assert split_files(files, 0.2, seed=0) == (train_part, val_part)
 
 
+def voiced(voices: dict[str, int]) -> list[TrainFile]:
+    """Files named by voice, `n` of each (no features: only the split reads them)."""
+    return [TrainFile(f"{voice}-{i}", "", [], 1000, voice) for voice, n in voices.items() for i in range(n)]
+
+
+def test_files_that_name_their_voice_are_split_by_whole_voices():
+    files = voiced(
+        {"espeak:en-us": 10, "espeak:en-gb": 10, "flite:awb": 10, "flite:slt": 10, "human:june": 10}
+    )
+    for seed in range(20):
+        train_part, val_part = split_files(files, 0.2, seed)
+        heard = {f.group for f in train_part}
+        assert val_part and not heard & {f.group for f in val_part}
+        assert {g.split(":")[0] for g in heard} == {"espeak", "flite", "human"}  # every engine still trains
+        assert 5 <= len(val_part) <= 15
+    assert split_files(files, 0.2, seed=3) == split_files(files, 0.2, seed=3)
+
+
+def test_a_family_of_one_voice_is_never_held_out():
+    files = voiced({"festival:kal": 40, "flite:awb": 5, "flite:slt": 5})
+    train_part, val_part = split_files(files, 0.2, seed=0)
+    assert {f.group for f in val_part} in ({"flite:awb"}, {"flite:slt"})
+    assert len(train_part) == 45
+
+
+def test_files_are_split_by_file_when_no_voice_can_be_held_out():
+    train_part, val_part = split_files(voiced({"festival:kal": 6, "flite:awb": 4}), 0.2, seed=0)
+    assert len(val_part) == 2 and len(train_part) == 8
+
+
+def test_files_are_split_by_file_when_any_voice_is_unknown():
+    files = voiced({"flite:awb": 5, "flite:slt": 5}) + [TrainFile("upload", "", [], 1000)]
+    train_part, val_part = split_files(files, 0.2, seed=0)
+    assert len(val_part) == 2 and len({f.group for f in val_part} | {f.group for f in train_part}) == 3
+
+
 def test_a_trained_model_is_self_describing_and_loads_weights_only(files, tmp_path):
     epochs = []
     result = train(files, tiny(), tmp_path, on_epoch=lambda report, progress: epochs.append(progress))
