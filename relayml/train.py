@@ -160,12 +160,14 @@ def split_by_group(
     in_training = Counter(family(g) for g in groups)
     target = max(1, round(len(files) * fraction))
     held: set[str] = set()
+    n_held = 0
     for group in groups:
-        if sum(sizes[g] for g in held) >= target:
+        if n_held >= target:
             break
-        if in_training[family(group)] > 1 and sum(sizes[g] for g in held) + sizes[group] <= 1.5 * target:
+        if in_training[family(group)] > 1 and n_held + sizes[group] <= 1.5 * target:
             held.add(group)
             in_training[family(group)] -= 1
+            n_held += sizes[group]
     order = sorted(files, key=lambda f: f.key)
     return [f for f in order if f.group not in held], [f for f in order if f.group in held]
 
