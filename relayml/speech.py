@@ -15,6 +15,8 @@ language is detected once; when it is not clearly one language, each of its utte
 alone (so a file that switches language is heard in both). Windows are then heard in their language,
 greedily, with word timestamps. A file's language posteriors are its utterances' weighted by their
 duration.
+The script check's second hearing of an utterance (`Recogniser.primed`) is one short encoder pass,
+one decoding after the prompt and one alignment, not faster-whisper's 30-second loop.
 No part of this module imports torch: the recogniser runs in the worker next to the detector but
 does not depend on it.
 """
@@ -57,6 +59,15 @@ SPEECH_PAD_MS = 150
 MAX_UTTERANCE_S = 28.0
 WINDOW_S = 29.0
 PACK_GAP_MS = 500
+# A second hearing encodes its utterance and a second of silence, never less than 15 s of frames
+# (Whisper's frames are 10 ms): an encoder pass over the 30-s window Whisper pads everything to was
+# three quarters of the script check's time, and with under 10 s the decoder ran on past the
+# speech in dots and repeats (Recogniser.primed).
+PRIMED_MARGIN_FRAMES = 100
+PRIMED_MIN_FRAMES = 1500
+# faster-whisper's defaults: punctuation joined to the word before or after it.
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 # Greedy decoding: as accurate as a beam of 5 on TTS speech here, and twice as fast.
 BEAM_SIZE = 1
 # A window whose top language is at least this sure is taken as all of that language (its
@@ -290,15 +301,38 @@ class Recogniser:
         ]
 
     def primed(self, audio: np.ndarray, start_ms: int, end_ms: int, prompt: str, language: str) -> list[Word]:
+        """One encoder pass over the span (PRIMED_MIN_FRAMES at least), one greedy decoding after the
+        prompt without timestamp tokens, and the words timed by faster-whisper's own cross-attention
+        alignment. Through `transcribe` the same hearing encoded a full window, then heard the
+        trailing silence again from the last word's end (a second encoder pass, often a stray word)."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
+
+        w = self.whisper
         first, last = start_ms * SAMPLE_RATE // 1000, end_ms * SAMPLE_RATE // 1000
-        clip = np.ascontiguousarray(audio[first:last], dtype=np.float32)
-        segments = self.segments_of(clip, language or None, prompt)
+        features = w.feature_extractor(np.ascontiguousarray(audio[first:last], dtype=np.float32))
+        frames = features.shape[1]
+        size = max(PRIMED_MIN_FRAMES, frames + PRIMED_MARGIN_FRAMES)
+        encoded = w.encode(np.pad(features, ((0, 0), (0, max(0, size - frames))))[:, :size])
+        tokenizer = Tokenizer(w.hf_tokenizer, self.multilingual, task="transcribe", language=language or "en")
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
+        result = w.model.generate(
+            encoded,
+            [w.get_prompt(tokenizer, previous, without_timestamps=True)],
+            beam_size=BEAM_SIZE,
+            max_length=w.max_length,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        alignment = w.find_alignment(tokenizer, [tokens], encoded, frames)[0] if tokens else []
+        merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
         return [
-            Word(w.word.strip(), start_ms + ms(w.start * SAMPLE_RATE), start_ms + ms(w.end * SAMPLE_RATE),
-                 round(float(w.probability), 4))
-            for segment in segments
-            for w in segment.words or []
-            if w.word.strip()
+            Word(x["word"].strip(), start_ms + round(x["start"] * 1000),
+                 start_ms + max(round(x["start"] * 1000) + 1, round(x["end"] * 1000)),
+                 round(float(x["probability"]), 4))
+            for x in alignment
+            if x["word"].strip()
         ]  # fmt: skip
 
     def segments_of(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Iterator[Any]:

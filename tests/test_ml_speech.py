@@ -222,6 +222,23 @@ def test_a_robotic_voices_misheard_word_is_no_finding_once_heard_again_with_the_
     )
 
 
+def test_a_second_hearing_times_its_words_inside_its_span_and_hears_no_trailing_silence(cache):
+    """The primed hearing encodes its span alone (Recogniser.primed): its words are the render's, at
+    file times inside the span, and the two seconds of silence after the speech add no word (heard
+    again from the last word's end, as faster-whisper's loop did, they could)."""
+    text = "The doctor will call you back before the end of the day."
+    speech_part = engines.render(engines.Voice("espeak", "en-us"), [text])[0]
+    lead = np.zeros(16_000 * 3, np.float32)
+    audio = np.concatenate([lead, speech_part, np.zeros(16_000 * 2, np.float32)])
+    start_ms, end_ms = 2_850, len(audio) * 1000 // 16_000  # voice activity pads speech by 150 ms
+    words = speech.Recogniser(speech.TINY_EN, cache).primed(audio, start_ms, end_ms, text, "en")
+    said = [w.word.strip(".,").lower() for w in words]
+    assert said == text.rstrip(".").lower().split(), said
+    speech_end_ms = 3_000 + len(speech_part) * 1000 // 16_000
+    assert all(start_ms <= w.start_ms < w.end_ms <= speech_end_ms + 300 for w in words), words
+    assert all(0 < w.probability <= 1 for w in words)
+
+
 def test_a_stereo_calls_sides_are_its_speakers_and_stereo_tts_is_one_voice(piper_speech, cache, tmp_path):
     import soundfile as sf
 
