@@ -313,7 +313,7 @@ class Recogniser:
         features = w.feature_extractor(np.ascontiguousarray(audio[first:last], dtype=np.float32))
         frames = features.shape[1]
         size = max(PRIMED_MIN_FRAMES, frames + PRIMED_MARGIN_FRAMES)
-        encoded = w.encode(np.pad(features, ((0, 0), (0, max(0, size - frames))))[:, :size])
+        encoded = w.encode(np.pad(features, ((0, 0), (0, size - frames))))
         tokenizer = Tokenizer(w.hf_tokenizer, self.multilingual, task="transcribe", language=language or "en")
         previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
         result = w.model.generate(
@@ -327,13 +327,13 @@ class Recogniser:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         alignment = w.find_alignment(tokenizer, [tokens], encoded, frames)[0] if tokens else []
         merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
-        return [
-            Word(x["word"].strip(), start_ms + round(x["start"] * 1000),
-                 start_ms + max(round(x["start"] * 1000) + 1, round(x["end"] * 1000)),
-                 round(float(x["probability"]), 4))
-            for x in alignment
-            if x["word"].strip()
-        ]  # fmt: skip
+        words = []
+        for x in alignment:
+            if x["word"].strip():
+                start = start_ms + ms(x["start"] * SAMPLE_RATE)
+                end = max(start + 1, start_ms + ms(x["end"] * SAMPLE_RATE))
+                words.append(Word(x["word"].strip(), start, end, round(float(x["probability"]), 4)))
+        return words
 
     def segments_of(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Iterator[Any]:
         """Whisper's segments (with word timestamps) for one window of audio."""
