@@ -12,11 +12,13 @@ sha256 is checked before it is loaded, and a mismatch refuses the model (`Speech
 How files are heard: voice activity (the Silero model faster-whisper ships, no torch) splits each
 into utterances, which are packed into Whisper's 30-second windows (`Recogniser`). A window's
 language is detected once; when it is not clearly one language, each of its utterances is detected
-alone (so a file that switches language is heard in both). Windows are then heard in their language,
-greedily, with word timestamps. A file's language posteriors are its utterances' weighted by their
-duration.
-The script check's second hearing of an utterance (`Recogniser.primed`) is one short encoder pass,
-one decoding after the prompt and one alignment, not faster-whisper's 30-second loop.
+alone (so a file that switches language is heard in both). Windows are then heard in their language
+(`Recogniser.passes`): one encoder pass each, one greedy decoding without timestamp tokens, batched
+DECODE_BATCH windows at a time, and words timed by faster-whisper's cross-attention alignment; an
+utterance the decoder seems to have skipped over is heard again alone (`skipped_words`). A file's
+language posteriors are its utterances' weighted by their duration.
+The script check's second hearing of an utterance (`Recogniser.hear_primed`) is the same pass over
+the utterance alone (at least PRIMED_MIN_FRAMES), after its prompt.
 No part of this module imports torch: the recogniser runs in the worker next to the detector but
 does not depend on it.
 """
@@ -65,6 +67,13 @@ PACK_GAP_MS = 500
 # speech in dots and repeats (Recogniser.primed).
 PRIMED_MARGIN_FRAMES = 100
 PRIMED_MIN_FRAMES = 1500
+MAX_FRAMES = 3000  # Whisper's 30 s
+# Hearings decoded together (one batched decoding: the decoder's steps are small enough that a
+# batch of 8 costs about what two single ones do).
+DECODE_BATCH = 8
+SKIPPED_MS = 1000  # see skipped_words
+WORDS_PER_S = 6  # see crowded: fast speech is about 4
+PILED_MS = 100
 # faster-whisper's defaults: punctuation joined to the word before or after it.
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
@@ -244,6 +253,7 @@ class Recogniser:
         # whisper-base, a stronger language model, copies the prompt instead of the audio (omission
         # F1 0.77 -> 0.50), so its findings stand on its first hearing.
         self.confirms = model == TINY_EN
+        self.tokenizers: dict[str, Any] = {}
         self.whisper = WhisperModel(
             str(folder),
             device="cuda" if cuda else "cpu",
@@ -277,12 +287,24 @@ class Recogniser:
                 spans = speech_spans(audios[-1])
                 pieces += [Piece(owner, len(audios) - 1, s, e, speaker) for s, e in spans]
         pieces.sort(key=lambda p: (p.owner, p.start))
-        for window in pack(pieces):  # all of one (unknown) language so far: packed in order
-            self.detect_languages(window, audios)
-        for window in pack(pieces):
+        if not self.multilingual:
+            for piece in pieces:
+                piece.language, piece.language_probs = "en", {"en": 1.0}
+        # Windows in order, each one's language detected from the encoding it is heard from; those
+        # that are not all clearly of one language are heard afterwards, by language.
+        left: list[Piece] = []
+        windows = pack(pieces)
+        for at in range(0, len(windows), DECODE_BATCH):
             if should_stop is not None and should_stop():
                 raise InterruptedError("stopped")
-            self.hear_window(window, audios)
+            if not self.hear_windows(windows[at : at + DECODE_BATCH], audios):
+                left += [p for window in windows[at : at + DECODE_BATCH] for p in window]
+        unsure = [p for p in left if not p.language]
+        self.detect_languages(unsure, audios)
+        for window in pack(left):
+            if should_stop is not None and should_stop():
+                raise InterruptedError("stopped")
+            self.hear_windows([window], audios)
         transcripts = []
         for owner in range(len(files)):
             mine = [to_utterance(p) for p in pieces if p.owner == owner]
@@ -296,82 +318,133 @@ class Recogniser:
         joined, Whisper carried words from one span's prompt into another's audio (on
         bench/script_check.py's renders omission F1 fell from 0.93 to 0.84), and a window's trailing
         gap changed its last words."""
+        heard = self.passes(
+            [(a[s * SAMPLE_RATE // 1000 : e * SAMPLE_RATE // 1000], p, lang) for a, s, e, p, lang in spans]
+        )
         return [
-            self.primed(audio, start, end, prompt, language) for audio, start, end, prompt, language in spans
+            [shifted(w, start) for w in words] for (_, start, *_), words in zip(spans, heard, strict=True)
         ]
 
     def primed(self, audio: np.ndarray, start_ms: int, end_ms: int, prompt: str, language: str) -> list[Word]:
-        """One encoder pass over the span (PRIMED_MIN_FRAMES at least), one greedy decoding after the
-        prompt without timestamp tokens, and the words timed by faster-whisper's own cross-attention
-        alignment. Through `transcribe` the same hearing encoded a full window, then heard the
-        trailing silence again from the last word's end (a second encoder pass, often a stray word)."""
+        return self.hear_primed([(audio, start_ms, end_ms, prompt, language)])[0]
+
+    def tokenizer(self, language: str) -> Any:
         from faster_whisper.tokenizer import Tokenizer
+
+        if language not in self.tokenizers:
+            w = self.whisper
+            self.tokenizers[language] = Tokenizer(w.hf_tokenizer, self.multilingual, "transcribe", language)
+        return self.tokenizers[language]
+
+    def passes(self, items: list[tuple[np.ndarray, str, str]]) -> list[list[Word]]:
+        """The words of each (audio, prompt, language), at times in the audio: one encoder pass over
+        it (PRIMED_MIN_FRAMES at least), one greedy decoding after the prompt without timestamp
+        tokens, and the words timed by faster-whisper's own cross-attention alignment. Items of one
+        language and prompt length (Whisper's decoder needs its start token at one position) are
+        decoded DECODE_BATCH at a time. Through `transcribe` the same hearing encoded a whole
+        30-s window, decoded timestamp tokens and heard again the silence after the last word
+        (a second encoder pass, often a stray word)."""
+        keyed = []
+        for k, (audio, prompt, language) in enumerate(items):
+            language = language if self.multilingual and language else "en"
+            previous = self.tokenizer(language).encode(" " + prompt.strip()) if prompt.strip() else []
+            keyed.append((language, len(previous), k, audio, previous))
+        keyed.sort(key=lambda x: x[:3])
+        out: list[list[Word]] = [[] for _ in items]
+        at = 0
+        while at < len(keyed):
+            group = [keyed[at]]
+            while (
+                at + len(group) < len(keyed)
+                and len(group) < DECODE_BATCH
+                and keyed[at + len(group)][:2] == keyed[at][:2]
+            ):
+                group.append(keyed[at + len(group)])
+            at += len(group)
+            encoded, frames = self.encode([g[3] for g in group])
+            heard = self.decode(encoded, frames, group[0][0], [g[4] for g in group])
+            for g, words in zip(group, heard, strict=True):
+                out[g[2]] = words
+        return out
+
+    def encode(self, audios: list[np.ndarray]) -> tuple[Any, list[int]]:
+        """Whisper's encoding of each audio (up to 30 s), padded together to PRIMED_MIN_FRAMES at
+        least, and each one's own length in frames."""
+        w = self.whisper
+        features = [w.feature_extractor(np.ascontiguousarray(a, dtype=np.float32)) for a in audios]
+        frames = [min(f.shape[1], MAX_FRAMES - PRIMED_MARGIN_FRAMES) for f in features]
+        size = min(MAX_FRAMES, max(PRIMED_MIN_FRAMES, max(frames) + PRIMED_MARGIN_FRAMES))
+        padded = [np.pad(f[:, :n], ((0, 0), (0, size - n))) for f, n in zip(features, frames, strict=True)]
+        return w.encode(np.stack(padded)), frames
+
+    def decode(
+        self, encoded: Any, frames: list[int], language: str, prompts: list[list[int]]
+    ) -> list[list[Word]]:
+        """The words of each encoding, decoded greedily after its prompt (token ids), without
+        timestamp tokens, and timed by cross-attention alignment."""
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
-        w = self.whisper
-        first, last = start_ms * SAMPLE_RATE // 1000, end_ms * SAMPLE_RATE // 1000
-        features = w.feature_extractor(np.ascontiguousarray(audio[first:last], dtype=np.float32))
-        frames = features.shape[1]
-        size = max(PRIMED_MIN_FRAMES, frames + PRIMED_MARGIN_FRAMES)
-        encoded = w.encode(np.pad(features, ((0, 0), (0, size - frames))))
-        tokenizer = Tokenizer(w.hf_tokenizer, self.multilingual, task="transcribe", language=language or "en")
-        previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
+        w, tokenizer = self.whisper, self.tokenizer(language)
         result = w.model.generate(
             encoded,
-            [w.get_prompt(tokenizer, previous, without_timestamps=True)],
+            [w.get_prompt(tokenizer, previous, without_timestamps=True) for previous in prompts],
             beam_size=BEAM_SIZE,
             max_length=w.max_length,
             suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-        )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        alignment = w.find_alignment(tokenizer, [tokens], encoded, frames)[0] if tokens else []
-        merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
-        words = []
-        for x in alignment:
-            if x["word"].strip():
-                start = start_ms + ms(x["start"] * SAMPLE_RATE)
-                end = max(start + 1, start_ms + ms(x["end"] * SAMPLE_RATE))
-                words.append(Word(x["word"].strip(), start, end, round(float(x["probability"]), 4)))
-        return words
-
-    def segments_of(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Iterator[Any]:
-        """Whisper's segments (with word timestamps) for one window of audio."""
-        segments, _ = self.whisper.transcribe(
-            audio,
-            language=language if self.multilingual else None,
-            initial_prompt=prompt,
-            word_timestamps=True,
-            beam_size=BEAM_SIZE,
-            # One decoding per window: faster-whisper's fallback re-decodes a whole window at rising
-            # temperatures when the text looks repetitive, which multiplied the time on robotic voices
-            # and made the words random, not better.
-            temperature=0.0,
-            # Each window is heard on its own: text from an earlier one must not leak in.
-            condition_on_previous_text=False,
-            vad_filter=False,
         )
-        return segments
+        # An empty decoding is aligned as the end token alone (the batch keeps its shape) and dropped.
+        tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in result]
+        aligned = w.find_alignment(tokenizer, [t or [tokenizer.eot] for t in tokens], encoded, frames)
+        out = []
+        for said, alignment in zip(tokens, aligned, strict=True):
+            merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+            out.append([as_word(x) for x in alignment if said and x["word"].strip()])
+        return out
 
     def detect_languages(self, window: list[Piece], audios: list[np.ndarray]) -> None:
-        """One detection for a whole window when it is clearly of one language (the usual case,
-        and one encoder pass instead of one per utterance); otherwise each utterance on its own."""
-        probs = self.language(joined(window, audios)[0])
-        if len(window) > 1 and max(probs.values()) < ONE_LANGUAGE:
-            for piece in window:
-                self.detect_languages([piece], audios)
-            return
+        """Each utterance's language on its own (a window that was not clearly one language)."""
         for piece in window:
-            piece.language_probs = probs
-            piece.language = max(probs, key=lambda k: probs[k])
+            piece.language_probs = self.language(audios[piece.source][piece.start : piece.end])
+            piece.language = max(piece.language_probs, key=lambda k: piece.language_probs[k])
 
-    def hear_window(self, window: list[Piece], audios: list[np.ndarray]) -> None:
-        audio, offsets = joined(window, audios)
-        segments = self.segments_of(audio, window[0].language, None)
-        for segment in segments:
-            for w in segment.words or []:
-                if w.word.strip():
-                    place(w, window, offsets)
+    def take_languages(self, windows: list[list[Piece]], encoded: Any) -> bool:
+        """Each window's language from its encoding (no encoder pass of its own); a window that is
+        not clearly one language is left for its utterances to be detected alone. Whether the
+        windows are all clearly of one language, and can be decoded together at once."""
+        found = self.whisper.model.detect_language(encoded)
+        for window, pairs in zip(windows, found, strict=True):
+            top = sorted(pairs, key=lambda p: -p[1])[:LANGUAGES_KEPT]
+            probs = {token[2:-2]: round(float(p), 6) for token, p in top}
+            if len(window) == 1 or max(probs.values()) >= ONE_LANGUAGE:
+                for piece in window:
+                    piece.language_probs, piece.language = probs, max(probs, key=lambda k: probs[k])
+        return len({p.language for window in windows for p in window}) == 1 and bool(windows[0][0].language)
+
+    def hear_windows(self, windows: list[list[Piece]], audios: list[np.ndarray]) -> bool:
+        """Hear windows of one language (or of none detected yet: then it is detected on the way, and
+        False returned, nothing heard, when they turn out not to be all clearly of one language)."""
+        joins = [joined(window, audios) for window in windows]
+        encoded, frames = self.encode([audio for audio, _ in joins])
+        if not windows[0][0].language and not self.take_languages(windows, encoded):
+            return False
+        heard = self.decode(encoded, frames, windows[0][0].language, [[] for _ in windows])
+        for window, (_, offsets), words in zip(windows, joins, heard, strict=True):
+            for w in words:
+                place(w, window, offsets)
+        # Without timestamp tokens the decoder keeps its place by the text alone: over utterances that
+        # repeat each other it can jump from one to the next, or loop on one until its length runs
+        # out. Utterances heard so are heard again alone.
+        misheard = [p for window in windows for p in window if skipped_words(p) or crowded(p.words, p)]
+        again = self.passes([(audios[p.source][p.start : p.end], "", p.language) for p in misheard])
+        for piece, words in zip(misheard, again, strict=True):
+            if words and not crowded(words, piece):
+                end = ms(piece.end - piece.start)
+                clipped = [
+                    Word(w.word, min(w.start_ms, end - 1), min(w.end_ms, end), w.probability) for w in words
+                ]
+                piece.words = [shifted(w, ms(piece.start)) for w in clipped]
+        return True
 
 
 def joined(window: list[Piece], audios: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
@@ -403,10 +476,42 @@ def pack(pieces: list[Piece]) -> list[list[Piece]]:
     return windows
 
 
-def place(w: Any, window: list[Piece], offsets: list[int]) -> None:
+def skipped_words(piece: Piece) -> bool:
+    """Whether the decoder seems to have jumped over some of the piece: a second or more of it
+    without words, or one word that long (no spoken word is; measured words reach 0.8 s)."""
+    if not piece.words:
+        return ms(piece.end - piece.start) >= SKIPPED_MS
+    edges = [ms(piece.start), *(t for w in piece.words for t in (w.start_ms, w.end_ms)), ms(piece.end)]
+    return max(b - a for a, b in zip(edges, edges[1:], strict=False)) >= SKIPPED_MS
+
+
+def crowded(words: list[Word], piece: Piece) -> bool:
+    """More words than anyone says in the piece's time, or three within 0.1 s: the decoder looped
+    (the alignment piles the words it has no audio for at one instant)."""
+    if len(words) > WORDS_PER_S * (piece.end - piece.start) / SAMPLE_RATE + 2:
+        return True
+    return any(c.start_ms - a.start_ms < PILED_MS for a, c in zip(words, words[2:], strict=False))
+
+
+def as_word(x: dict[str, Any]) -> Word:
+    """A word of faster-whisper's alignment (times in seconds) as a Word in ms."""
+    start = ms(x["start"] * SAMPLE_RATE)
+    return Word(
+        x["word"].strip(),
+        start,
+        max(start + 1, ms(x["end"] * SAMPLE_RATE)),
+        round(float(x["probability"]), 4),
+    )
+
+
+def shifted(w: Word, by_ms: int) -> Word:
+    return Word(w.word, w.start_ms + by_ms, w.end_ms + by_ms, w.probability)
+
+
+def place(w: Word, window: list[Piece], offsets: list[int]) -> None:
     """Give a heard word to the piece whose audio it overlaps most (the nearest when it lies all in
     a gap: Whisper stretches word edges into silence), at that piece's file time."""
-    start, end = w.start * SAMPLE_RATE, w.end * SAMPLE_RATE
+    start, end = w.start_ms * SAMPLE_RATE / 1000, w.end_ms * SAMPLE_RATE / 1000
 
     def overlap(k: int) -> float:
         lo, hi = offsets[k], offsets[k] + window[k].end - window[k].start
@@ -417,9 +522,7 @@ def place(w: Any, window: list[Piece], offsets: list[int]) -> None:
     length = piece.end - piece.start
     first = min(max(0.0, start - offsets[k]), length)
     last = min(max(first + SAMPLE_RATE / 1000, end - offsets[k]), length)
-    piece.words.append(
-        Word(w.word.strip(), ms(piece.start + first), ms(piece.start + last), round(float(w.probability), 4))
-    )
+    piece.words.append(Word(w.word, ms(piece.start + first), ms(piece.start + last), w.probability))
 
 
 def to_utterance(piece: Piece) -> Utterance:

@@ -261,3 +261,43 @@ def test_a_stereo_calls_sides_are_its_speakers_and_stereo_tts_is_one_voice(piper
     mono = speech.decode(str(duplicated), peaks_out=tmp_path / "peaks.npy")
     assert isinstance(mono, np.ndarray) and (tmp_path / "peaks.npy").exists()
     assert {u.speaker for u in recogniser.hear(mono).utterances} == {speech.SPEAKER}
+
+
+def piece(seconds: float, *words: tuple[int, int]) -> speech.Piece:
+    p = speech.Piece(0, 0, 16_000, 16_000 + int(seconds * 16_000))
+    p.words = [Word("word", 1000 + a, 1000 + b, 0.9) for a, b in words]
+    return p
+
+
+def test_a_second_without_words_or_a_word_that_long_is_read_as_skipped_speech():
+    assert not speech.skipped_words(piece(2.0, (100, 400), (450, 900), (950, 1800)))
+    assert speech.skipped_words(piece(3.0, (100, 400), (450, 900)))  # the last 2 s have no words
+    assert speech.skipped_words(piece(3.0, (100, 400), (450, 2900)))  # one word of 2.4 s
+    assert speech.skipped_words(piece(1.5))
+    assert not speech.skipped_words(piece(0.5))  # too short to hold a word: noise
+
+
+def test_more_words_than_anyone_says_or_three_at_one_instant_are_read_as_a_loop():
+    normal = piece(2.0, (0, 300), (320, 500), (520, 700), (750, 1200))
+    assert not speech.crowded(normal.words, normal)
+    piled = piece(2.0, (0, 300), (320, 321), (330, 331), (340, 341))
+    assert speech.crowded(piled.words, piled)
+    many = piece(2.0, *((k * 100, k * 100 + 90) for k in range(20)))  # ten words a second
+    assert speech.crowded(many.words, many)
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_batch_of_renders_of_one_sentence_is_heard_once_each_not_skipped_or_looped(seed, cache):
+    """Heard without timestamp tokens, a window of one sentence rendered over and over made the
+    decoder jump from one take to the next (a take left with 3 words) or repeat the sentence until
+    its length ran out (159 words in one take); such utterances are heard again alone."""
+    text = "The meeting has been moved to the small conference room upstairs."
+    rng = np.random.default_rng(seed)
+    voice = engines.Voice("flite", "awb")
+    renders = [script_faults.render(text, voice, f, rng) for f in script_faults.FAULTS for _ in range(2)]
+    heard = speech.Recogniser(speech.TINY_EN, cache).hear_many([r.audio for r in renders])
+    for r, transcript in zip(renders, heard, strict=True):
+        said = len(r.said.split())
+        assert said - 3 <= len(transcript.words) <= said + 3, (r.fault, r.said, transcript.text)
+        starts = [w.start_ms for w in transcript.words]
+        assert starts == sorted(starts) and starts[-1] - starts[0] > 1500, transcript.words
