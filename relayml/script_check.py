@@ -10,8 +10,10 @@
    against "3", "15", "p", "m"), or when the heard words, with up to two matching neighbours,
    normalised together equal the script ("twenty-five dollars." is "$25"). A region that is one
    side plus words the other lacks is that omission or addition ("reduced timetable" heard as
-   "time table" is the omission of "reduced"). A word heard as a near-homophone (at most one phone
-   apart in the CMU pronouncing dictionary: "their" / "there", "an" / "and") is no finding.
+   "time table" is the omission of "reduced"); so is one whose longer side is the shorter one's
+   words heard alike plus a run of others ("and" heard as "end, of course," is "of course" added:
+   `extra_and_alike`). A word heard as a near-homophone (at most one phone apart in the CMU
+   pronouncing dictionary: "their" / "there", "an" / "and") is no finding.
 4. What is left becomes detections: `mispronunciation` (a script word heard as another),
    `hallucination` (words heard that the script does not have) and `omission` (script words not
    heard), with `details {expected, heard}`, times from the word timestamps and a confidence from the
@@ -54,6 +56,7 @@ NOT_KEY = re.compile(r"[^\w]|_", re.UNICODE)
 AGREE_MS = 300
 # Script words either side of an utterance's own in its second hearing's prompt (alignment slack).
 PROMPT_SLACK = 3
+ALIKE = 0.4  # see extra_and_alike
 
 
 @dataclass
@@ -252,7 +255,47 @@ def partly_equivalent(region, expected, heard, words, duration_ms) -> list[dict[
             return [word_finding(HALLUCINATION, "", got[:k], words)]
         if "".join(t.key for t in got[:k]) == said_text:
             return [word_finding(HALLUCINATION, "", got[k:], words)]
-    return None
+    return extra_and_alike(said, got, h0, heard, words, duration_ms)
+
+
+def extra_and_alike(said, got, h0, heard, words, duration_ms) -> list[dict[str, Any]] | None:
+    """A region whose longer side is the shorter one's words, each heard alike (a near-homophone or
+    most of its letters: "and" / "end", "young" / "yarn"), plus a run of words the other lacks:
+    that run is the addition or omission, and only the alike words not near-homophones are
+    mispronunciations ("and of course" heard as "end, of course," is "of course" added)."""
+    if not said or not got or len(said) == len(got):
+        return None
+    short, long_ = (said, [t.key for t in got]) if len(said) < len(got) else ([t.key for t in got], said)
+    n, run = len(short), len(long_) - len(short)
+    best: tuple[float, int] | None = None
+    for k in range(n + 1):  # the run is long_[k : k + run]; the rest pairs up with the short side
+        rest = long_[:k] + long_[k + run :]
+        score = min(alike(a, b) for a, b in zip(short, rest, strict=True))
+        if score >= ALIKE and (best is None or score > best[0]):
+            best = (score, k)
+    if best is None:
+        return None
+    k = best[1]
+    pairs = list(range(k)) + list(range(k + run, len(long_)))
+    out: list[dict[str, Any]] = []
+    if len(said) < len(got):
+        out.append(word_finding(HALLUCINATION, "", got[k : k + run], words))
+        for i, j in zip(range(n), pairs, strict=True):
+            if not homophones(said[i], got[j].key):
+                out.append(word_finding(MISPRONUNCIATION, said[i], [got[j]], words))
+    else:
+        out.append(omission(" ".join(said[k : k + run]), h0 + k, heard, words, duration_ms))
+        for i, j in zip(pairs, range(n), strict=True):
+            if not homophones(said[i], got[j].key):
+                out.append(word_finding(MISPRONUNCIATION, said[i], [got[j]], words))
+    return sorted(out, key=lambda f: f["start_ms"])
+
+
+def alike(a: str, b: str) -> float:
+    """1 for near-homophones, else the share of letters the two words have in common, in order."""
+    from difflib import SequenceMatcher
+
+    return 1.0 if homophones(a, b) else SequenceMatcher(None, a, b).ratio()
 
 
 def word_finding(kind: str, expected: str, tokens: list[Token], words: Sequence[Word]) -> dict[str, Any]:

@@ -79,6 +79,28 @@ def test_missing_extra_and_substituted_words_are_found_where_they_happened():
     assert result.wer == pytest.approx(3 / 8) and 0 < result.cer < 1
 
 
+def test_added_words_beside_a_word_heard_alike_are_the_addition_alone():
+    """Heard "breakfast end, of course, late": the words added are "of course", and "end" is the
+    script's "and" heard alike, not "and" heard as "course" beside an added "end, of"."""
+    said = heard(
+        ("free", 0, 300), ("breakfast", 300, 800), ("end,", 800, 1000), ("of", 1000, 1100),
+        ("course,", 1100, 1500), ("late", 1500, 1800), ("checkout", 1800, 2300),
+    )  # fmt: skip
+    result = script_check.check("free breakfast and late checkout", said, "en", 2500)
+    assert kinds(result) == [("hallucination", "", "of course,")]
+    assert (result.findings[0]["start_ms"], result.findings[0]["end_ms"]) == (1000, 1500)
+    yarn = heard(
+        ("and", 0, 200), ("yarn,", 200, 500), ("of", 500, 600), ("course,", 600, 900), ("fruit", 900, 1200)
+    )
+    found = script_check.check("and young fruit", yarn, "en", 1300)
+    assert kinds(found) == [("mispronunciation", "young", "yarn,"), ("hallucination", "", "of course,")]
+    # The same on the other side: script words missing beside one heard alike.
+    short = heard(("free", 0, 300), ("breakfast", 300, 800), ("end", 800, 1000), ("checkout", 1400, 1900))
+    missing = script_check.check("free breakfast and a late checkout", short, "en", 2000)
+    assert kinds(missing) == [("omission", "a late", "")]
+    assert (missing.findings[0]["start_ms"], missing.findings[0]["end_ms"]) == (1000, 1400)
+
+
 def test_only_findings_a_second_hearing_repeats_stand_and_the_wer_counts_only_them():
     first = heard(
         ("Your", 0, 200), ("refund", 200, 500), ("on", 500, 600), ("twenty", 600, 900),
