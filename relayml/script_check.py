@@ -57,6 +57,7 @@ AGREE_MS = 300
 # Script words either side of an utterance's own in its second hearing's prompt (alignment slack).
 PROMPT_SLACK = 3
 ALIKE = 0.4  # see extra_and_alike
+ALIKE_REGION = 20  # longer regions (a wrong script) are not paired up word by word
 
 
 @dataclass
@@ -220,7 +221,7 @@ def equivalent(region, expected: list[str], heard: list[Token], words: Sequence[
 def region_findings(region, expected, heard, words, language, duration_ms) -> list[dict[str, Any]]:
     if equivalent(region, expected, heard, words, language):
         return []
-    if (found := partly_equivalent(region, expected, heard, words, duration_ms)) is not None:
+    if (found := partly_equivalent(region, expected, heard, words, language, duration_ms)) is not None:
         return found
     out: list[dict[str, Any]] = []
     for chunk in region:
@@ -238,7 +239,7 @@ def region_findings(region, expected, heard, words, language, duration_ms) -> li
     return out
 
 
-def partly_equivalent(region, expected, heard, words, duration_ms) -> list[dict[str, Any]] | None:
+def partly_equivalent(region, expected, heard, words, language, duration_ms) -> list[dict[str, Any]] | None:
     """A region that is one side's words plus words the other side lacks, once spaces are ignored:
     "reduced timetable" heard as "time table" is the omission of "reduced", not two substitutions."""
     r0, r1, h0, h1 = span(region)
@@ -255,22 +256,22 @@ def partly_equivalent(region, expected, heard, words, duration_ms) -> list[dict[
             return [word_finding(HALLUCINATION, "", got[:k], words)]
         if "".join(t.key for t in got[:k]) == said_text:
             return [word_finding(HALLUCINATION, "", got[k:], words)]
-    return extra_and_alike(said, got, h0, heard, words, duration_ms)
+    return extra_and_alike(said, got, h0, heard, words, language, duration_ms)
 
 
-def extra_and_alike(said, got, h0, heard, words, duration_ms) -> list[dict[str, Any]] | None:
+def extra_and_alike(said, got, h0, heard, words, language, duration_ms) -> list[dict[str, Any]] | None:
     """A region whose longer side is the shorter one's words, each heard alike (a near-homophone or
     most of its letters: "and" / "end", "young" / "yarn"), plus a run of words the other lacks:
     that run is the addition or omission, and only the alike words not near-homophones are
     mispronunciations ("and of course" heard as "end, of course," is "of course" added)."""
-    if not said or not got or len(said) == len(got):
+    if not said or not got or len(said) == len(got) or max(len(said), len(got)) > ALIKE_REGION:
         return None
     short, long_ = (said, [t.key for t in got]) if len(said) < len(got) else ([t.key for t in got], said)
     n, run = len(short), len(long_) - len(short)
     best: tuple[float, int] | None = None
     for k in range(n + 1):  # the run is long_[k : k + run]; the rest pairs up with the short side
         rest = long_[:k] + long_[k + run :]
-        score = min(alike(a, b) for a, b in zip(short, rest, strict=True))
+        score = min(alike(a, b, language) for a, b in zip(short, rest, strict=True))
         if score >= ALIKE and (best is None or score > best[0]):
             best = (score, k)
     if best is None:
@@ -281,21 +282,24 @@ def extra_and_alike(said, got, h0, heard, words, duration_ms) -> list[dict[str, 
     if len(said) < len(got):
         out.append(word_finding(HALLUCINATION, "", got[k : k + run], words))
         for i, j in zip(range(n), pairs, strict=True):
-            if not homophones(said[i], got[j].key):
+            if alike(said[i], got[j].key, language) < 1:
                 out.append(word_finding(MISPRONUNCIATION, said[i], [got[j]], words))
     else:
         out.append(omission(" ".join(said[k : k + run]), h0 + k, heard, words, duration_ms))
         for i, j in zip(pairs, range(n), strict=True):
-            if not homophones(said[i], got[j].key):
+            if alike(said[i], got[j].key, language) < 1:
                 out.append(word_finding(MISPRONUNCIATION, said[i], [got[j]], words))
     return sorted(out, key=lambda f: f["start_ms"])
 
 
-def alike(a: str, b: str) -> float:
-    """1 for near-homophones, else the share of letters the two words have in common, in order."""
+def alike(a: str, b: str, language: str) -> float:
+    """1 for the same word or an English near-homophone, else the share of letters the two have in
+    common, in order."""
     from difflib import SequenceMatcher
 
-    return 1.0 if homophones(a, b) else SequenceMatcher(None, a, b).ratio()
+    if a == b or (language in ("en", "") and homophones(a, b)):
+        return 1.0
+    return SequenceMatcher(None, a, b).ratio()
 
 
 def word_finding(kind: str, expected: str, tokens: list[Token], words: Sequence[Word]) -> dict[str, Any]:

@@ -13,9 +13,10 @@ How files are heard: voice activity (the Silero model faster-whisper ships, no t
 into utterances, which are packed into Whisper's 30-second windows (`Recogniser`). A window's
 language is detected once; when it is not clearly one language, each of its utterances is detected
 alone (so a file that switches language is heard in both). Windows are then heard in their language
-(`Recogniser.passes`): one encoder pass each, one greedy decoding without timestamp tokens, batched
-DECODE_BATCH windows at a time, and words timed by faster-whisper's cross-attention alignment; an
-utterance the decoder seems to have skipped over is heard again alone (`skipped_words`). A file's
+(`Recogniser.encode`, `Recogniser.decode`): one encoder pass each, one greedy decoding without
+timestamp tokens, batched DECODE_BATCH windows at a time, and words timed by faster-whisper's
+cross-attention alignment; an utterance the decoder seems to have skipped over or looped on is
+heard again alone (`skipped_words`, `crowded`). A file's
 language posteriors are its utterances' weighted by their duration.
 The script check's second hearing of an utterance (`Recogniser.hear_primed`) is the same pass over
 the utterance alone (at least PRIMED_MIN_FRAMES), after its prompt.
@@ -61,10 +62,10 @@ SPEECH_PAD_MS = 150
 MAX_UTTERANCE_S = 28.0
 WINDOW_S = 29.0
 PACK_GAP_MS = 500
-# A second hearing encodes its utterance and a second of silence, never less than 15 s of frames
-# (Whisper's frames are 10 ms): an encoder pass over the 30-s window Whisper pads everything to was
-# three quarters of the script check's time, and with under 10 s the decoder ran on past the
-# speech in dots and repeats (Recogniser.primed).
+# Every hearing encodes its audio and a second of silence, never less than 15 s of frames (Whisper's
+# frames are 10 ms; Recogniser.encode): an encoder pass over the 30-s window Whisper pads everything
+# to was three quarters of the script check's time, and with under 10 s the decoder ran on past the
+# speech in dots and repeats.
 PRIMED_MARGIN_FRAMES = 100
 PRIMED_MIN_FRAMES = 1500
 MAX_FRAMES = 3000  # Whisper's 30 s
@@ -74,6 +75,9 @@ DECODE_BATCH = 8
 SKIPPED_MS = 1000  # see skipped_words
 WORDS_PER_S = 6  # see crowded: fast speech is about 4
 PILED_MS = 100
+NO_SPEECH = 0.6  # see silent
+# Languages whose aligned "words" are characters (faster-whisper's tokenizer): no words-per-second cap.
+UNSPACED = {"zh", "ja", "th", "lo", "my", "yue"}
 # faster-whisper's defaults: punctuation joined to the word before or after it.
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
@@ -234,7 +238,8 @@ class Recogniser:
     Whisper always encodes a 30-second window, so hearing each short utterance on its own wastes
     most of every pass. Utterances (of one file or of many) are packed instead, in order and by
     language, into windows of up to WINDOW_S with PACK_GAP_MS of silence between them; each window
-    is heard once, and each word goes back to the utterance it lies in, at its own file's time.
+    is heard once (an utterance the decoder skipped or looped on again, alone), and each word goes
+    back to the utterance it lies in, at its own file's time.
     On short TTS clips this is about six times faster (docs/benchmarks.md, "Script check").
     """
 
@@ -299,12 +304,11 @@ class Recogniser:
                 raise InterruptedError("stopped")
             if not self.hear_windows(windows[at : at + DECODE_BATCH], audios):
                 left += [p for window in windows[at : at + DECODE_BATCH] for p in window]
-        unsure = [p for p in left if not p.language]
-        self.detect_languages(unsure, audios)
-        for window in pack(left):
+        self.detect_languages([p for p in left if not p.language], audios, should_stop)
+        for batch in one_language_batches(pack(left)):
             if should_stop is not None and should_stop():
                 raise InterruptedError("stopped")
-            self.hear_windows([window], audios)
+            self.hear_windows(batch, audios)
         transcripts = []
         for owner in range(len(files)):
             mine = [to_utterance(p) for p in pieces if p.owner == owner]
@@ -368,7 +372,7 @@ class Recogniser:
         return out
 
     def encode(self, audios: list[np.ndarray]) -> tuple[Any, list[int]]:
-        """Whisper's encoding of each audio (up to 30 s), padded together to PRIMED_MIN_FRAMES at
+        """Whisper's encoding of each audio (its first 29 s), padded together to PRIMED_MIN_FRAMES at
         least, and each one's own length in frames."""
         w = self.whisper
         features = [w.feature_extractor(np.ascontiguousarray(a, dtype=np.float32)) for a in audios]
@@ -392,9 +396,12 @@ class Recogniser:
             max_length=w.max_length,
             suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            return_scores=True,
+            return_no_speech_prob=True,
         )
-        # An empty decoding is aligned as the end token alone (the batch keeps its shape) and dropped.
-        tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in result]
+        # An empty decoding, or one of no speech (faster-whisper's rule: "Thank you." over a breath),
+        # is aligned as the end token alone (the batch keeps its shape) and dropped.
+        tokens = [[] if silent(r) else [t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in result]
         aligned = w.find_alignment(tokenizer, [t or [tokenizer.eot] for t in tokens], encoded, frames)
         out = []
         for said, alignment in zip(tokens, aligned, strict=True):
@@ -402,9 +409,13 @@ class Recogniser:
             out.append([as_word(x) for x in alignment if said and x["word"].strip()])
         return out
 
-    def detect_languages(self, window: list[Piece], audios: list[np.ndarray]) -> None:
-        """Each utterance's language on its own (a window that was not clearly one language)."""
-        for piece in window:
+    def detect_languages(
+        self, pieces: list[Piece], audios: list[np.ndarray], should_stop: Callable[[], bool] | None = None
+    ) -> None:
+        """Each utterance's language on its own (windows that were not clearly one language)."""
+        for piece in pieces:
+            if should_stop is not None and should_stop():
+                raise InterruptedError("stopped")
             piece.language_probs = self.language(audios[piece.source][piece.start : piece.end])
             piece.language = max(piece.language_probs, key=lambda k: piece.language_probs[k])
 
@@ -458,6 +469,18 @@ def joined(window: list[Piece], audios: list[np.ndarray]) -> tuple[np.ndarray, l
     return np.concatenate(parts), offsets
 
 
+def one_language_batches(windows: list[list[Piece]]) -> list[list[list[Piece]]]:
+    """Consecutive windows of one language, DECODE_BATCH at most together."""
+    batches: list[list[list[Piece]]] = []
+    for window in windows:
+        last = batches[-1] if batches else None
+        if last and len(last) < DECODE_BATCH and last[0][0].language == window[0].language:
+            last.append(window)
+        else:
+            batches.append([window])
+    return batches
+
+
 def pack(pieces: list[Piece]) -> list[list[Piece]]:
     """Consecutive pieces of one language, up to WINDOW_S of audio and gaps per window."""
     limit = int(WINDOW_S * SAMPLE_RATE)
@@ -485,10 +508,20 @@ def skipped_words(piece: Piece) -> bool:
     return max(b - a for a, b in zip(edges, edges[1:], strict=False)) >= SKIPPED_MS
 
 
+def silent(result: Any) -> bool:
+    """faster-whisper's no-speech rule (no_speech_threshold 0.6, log_prob_threshold -1): the decoder
+    thought there was no speech and was unsure of what it wrote."""
+    length = len(result.sequences_ids[0])
+    return bool(result.no_speech_prob > NO_SPEECH and result.scores[0] * length / (length + 1) < -1.0)
+
+
 def crowded(words: list[Word], piece: Piece) -> bool:
     """More words than anyone says in the piece's time, or three within 0.1 s: the decoder looped
     (the alignment piles the words it has no audio for at one instant)."""
-    if len(words) > WORDS_PER_S * (piece.end - piece.start) / SAMPLE_RATE + 2:
+    if (
+        piece.language not in UNSPACED
+        and len(words) > WORDS_PER_S * (piece.end - piece.start) / SAMPLE_RATE + 2
+    ):
         return True
     return any(c.start_ms - a.start_ms < PILED_MS for a, c in zip(words, words[2:], strict=False))
 

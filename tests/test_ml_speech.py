@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -323,3 +324,17 @@ def test_a_batch_of_renders_of_one_sentence_is_heard_once_each_not_skipped_or_lo
         assert said - 3 <= len(transcript.words) <= said + 3, (r.fault, r.said, transcript.text)
         starts = [w.start_ms for w in transcript.words]
         assert starts == sorted(starts) and starts[-1] - starts[0] > 1500, transcript.words
+
+
+def test_a_decoding_the_model_took_for_no_speech_and_was_unsure_of_is_dropped():
+    """faster-whisper's rule, kept now that windows are decoded directly: "Thank you." over a breath
+    comes with a high no-speech probability and a low mean log-probability."""
+
+    def decoding(no_speech: float, mean_logprob: float) -> SimpleNamespace:
+        return SimpleNamespace(
+            sequences_ids=[[1, 2, 3]], scores=[mean_logprob * 4 / 3], no_speech_prob=no_speech
+        )
+
+    assert speech.silent(decoding(0.8, -1.5))
+    assert not speech.silent(decoding(0.8, -0.4))  # sure of its words: speech after all
+    assert not speech.silent(decoding(0.3, -1.5))  # unsure, but of speech
