@@ -229,7 +229,7 @@ def region_findings(region, expected, heard, words, language, duration_ms) -> li
         hyp = heard[chunk.hyp_start_idx : chunk.hyp_end_idx]
         if chunk.type == "substitute":
             for said, token in zip(ref, hyp, strict=True):
-                if language in ("en", "") and homophones(said, token.key):
+                if same_word(said, token.key, language):
                     continue
                 out.append(word_finding(MISPRONUNCIATION, said, [token], words))
         elif chunk.type == "insert":
@@ -277,18 +277,16 @@ def extra_and_alike(said, got, h0, heard, words, language, duration_ms) -> list[
     if best is None:
         return None
     k = best[1]
-    pairs = list(range(k)) + list(range(k + run, len(long_)))
-    out: list[dict[str, Any]] = []
+    longer = list(range(k)) + list(range(k + run, len(long_)))
     if len(said) < len(got):
-        out.append(word_finding(HALLUCINATION, "", got[k : k + run], words))
-        for i, j in zip(range(n), pairs, strict=True):
-            if alike(said[i], got[j].key, language) < 1:
-                out.append(word_finding(MISPRONUNCIATION, said[i], [got[j]], words))
+        out = [word_finding(HALLUCINATION, "", got[k : k + run], words)]
+        couples = zip(range(n), longer, strict=True)  # (script word, heard token)
     else:
-        out.append(omission(" ".join(said[k : k + run]), h0 + k, heard, words, duration_ms))
-        for i, j in zip(pairs, range(n), strict=True):
-            if alike(said[i], got[j].key, language) < 1:
-                out.append(word_finding(MISPRONUNCIATION, said[i], [got[j]], words))
+        out = [omission(" ".join(said[k : k + run]), h0 + k, heard, words, duration_ms)]
+        couples = zip(longer, range(n), strict=True)
+    for i, j in couples:
+        if not same_word(said[i], got[j].key, language):
+            out.append(word_finding(MISPRONUNCIATION, said[i], [got[j]], words))
     return sorted(out, key=lambda f: f["start_ms"])
 
 
@@ -297,9 +295,12 @@ def alike(a: str, b: str, language: str) -> float:
     common, in order."""
     from difflib import SequenceMatcher
 
-    if a == b or (language in ("en", "") and homophones(a, b)):
-        return 1.0
-    return SequenceMatcher(None, a, b).ratio()
+    return 1.0 if same_word(a, b, language) else SequenceMatcher(None, a, b).ratio()
+
+
+def same_word(a: str, b: str, language: str) -> bool:
+    """The same word, or (in English, where the CMU dictionary knows) a near-homophone."""
+    return a == b or (language in ("en", "") and homophones(a, b))
 
 
 def word_finding(kind: str, expected: str, tokens: list[Token], words: Sequence[Word]) -> dict[str, Any]:

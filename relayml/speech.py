@@ -16,8 +16,8 @@ alone (so a file that switches language is heard in both). Windows are then hear
 (`Recogniser.encode`, `Recogniser.decode`): one encoder pass each, one greedy decoding without
 timestamp tokens, batched DECODE_BATCH windows at a time, and words timed by faster-whisper's
 cross-attention alignment; an utterance the decoder seems to have skipped over or looped on is
-heard again alone (`skipped_words`, `crowded`). A file's
-language posteriors are its utterances' weighted by their duration.
+heard again alone (`skipped_words`, `crowded`). A file's language posteriors are its utterances'
+weighted by their duration.
 The script check's second hearing of an utterance (`Recogniser.hear_primed`) is the same pass over
 the utterance alone (at least PRIMED_MIN_FRAMES), after its prompt.
 No part of this module imports torch: the recogniser runs in the worker next to the detector but
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import util as importlib_util
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -89,6 +89,7 @@ ONE_LANGUAGE = 0.9
 LANGUAGES_KEPT = 5  # posteriors kept per utterance and file: the top ones, which sum to ~1
 
 
+T = TypeVar("T")
 Audio = np.ndarray | tuple[np.ndarray, np.ndarray]  # mono, or a stereo call's two channels
 
 
@@ -298,14 +299,13 @@ class Recogniser:
         # Windows in order, each one's language detected from the encoding it is heard from; those
         # that are not all clearly of one language are heard afterwards, by language.
         left: list[Piece] = []
-        windows = pack(pieces)
-        for at in range(0, len(windows), DECODE_BATCH):
+        for batch in batched(pack(pieces), key=lambda window: 0):
             if should_stop is not None and should_stop():
                 raise InterruptedError("stopped")
-            if not self.hear_windows(windows[at : at + DECODE_BATCH], audios):
-                left += [p for window in windows[at : at + DECODE_BATCH] for p in window]
+            if not self.hear_windows(batch, audios):
+                left += [p for window in batch for p in window]
         self.detect_languages([p for p in left if not p.language], audios, should_stop)
-        for batch in one_language_batches(pack(left)):
+        for batch in batched(pack(left), key=lambda window: window[0].language):
             if should_stop is not None and should_stop():
                 raise InterruptedError("stopped")
             self.hear_windows(batch, audios)
@@ -355,16 +355,7 @@ class Recogniser:
             keyed.append((language, len(previous), k, audio, previous))
         keyed.sort(key=lambda x: x[:3])
         out: list[list[Word]] = [[] for _ in items]
-        at = 0
-        while at < len(keyed):
-            group = [keyed[at]]
-            while (
-                at + len(group) < len(keyed)
-                and len(group) < DECODE_BATCH
-                and keyed[at + len(group)][:2] == keyed[at][:2]
-            ):
-                group.append(keyed[at + len(group)])
-            at += len(group)
+        for group in batched(keyed, key=lambda x: x[:2]):
             encoded, frames = self.encode([g[3] for g in group])
             heard = self.decode(encoded, frames, group[0][0], [g[4] for g in group])
             for g, words in zip(group, heard, strict=True):
@@ -469,15 +460,16 @@ def joined(window: list[Piece], audios: list[np.ndarray]) -> tuple[np.ndarray, l
     return np.concatenate(parts), offsets
 
 
-def one_language_batches(windows: list[list[Piece]]) -> list[list[list[Piece]]]:
-    """Consecutive windows of one language, DECODE_BATCH at most together."""
-    batches: list[list[list[Piece]]] = []
-    for window in windows:
+def batched(items: list[T], key: Callable[[T], Any]) -> list[list[T]]:
+    """Consecutive items of one key (what a batched decoding needs to share), DECODE_BATCH at most
+    together."""
+    batches: list[list[T]] = []
+    for item in items:
         last = batches[-1] if batches else None
-        if last and len(last) < DECODE_BATCH and last[0][0].language == window[0].language:
-            last.append(window)
+        if last and len(last) < DECODE_BATCH and key(last[0]) == key(item):
+            last.append(item)
         else:
-            batches.append([window])
+            batches.append([item])
     return batches
 
 
